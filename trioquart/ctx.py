@@ -1,0 +1,261 @@
+"""Application and request contexts, pushed onto context variables.
+
+A context is pushed with ``async with`` and popped when the block ends. Popping runs the
+teardown functions inside a shielded cancel scope bounded by ``TEARDOWN_TIMEOUT``: teardown
+must still be able to await (close a database connection, say) after a client disconnect
+has cancelled the request, but it must not hang the connection forever.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from contextvars import Token
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+import trio
+from werkzeug.exceptions import HTTPException
+
+from . import signals
+from .globals import _cv_app, _cv_request
+
+if TYPE_CHECKING:
+    from flask.sessions import SessionMixin
+    from werkzeug.routing import MapAdapter
+
+    from .app import TrioQuart
+    from .wrappers.request import Request
+    from .wrappers.response import Response
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+logger = logging.getLogger("trioquart")
+
+_sentinel: Any = object()
+
+
+class _Shielded:
+    """Run a block shielded from outside cancellation, but never longer than ``timeout``."""
+
+    def __init__(self, timeout: float | None, what: str) -> None:
+        self.scope = trio.CancelScope(shield=True)
+        if timeout is not None:
+            self.scope.deadline = trio.current_time() + timeout
+        self.what = what
+
+    def __enter__(self) -> trio.CancelScope:
+        return self.scope.__enter__()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        handled = self.scope.__exit__(exc_type, exc, tb)
+        if self.scope.cancelled_caught:
+            logger.error("%s did not finish within TEARDOWN_TIMEOUT and was cancelled", self.what)
+        return handled
+
+
+class AppContext:
+    """The application context: ``current_app`` and ``g``.
+
+    Pushed for every request and websocket, for lifespan hooks and background tasks, and by
+    hand with ``async with app.app_context()``.
+    """
+
+    def __init__(self, app: TrioQuart) -> None:
+        self.app = app
+        self.g = app.app_ctx_globals_class()
+        self._url_adapter: MapAdapter | None = _sentinel
+        self._tokens: list[Token[AppContext | None]] = []
+
+    @property
+    def url_adapter(self) -> MapAdapter | None:
+        # Built on first use: most requests never build a URL outside a request context.
+        if self._url_adapter is _sentinel:
+            self._url_adapter = self.app.create_url_adapter(None)
+        return self._url_adapter
+
+    async def push(self) -> None:
+        self._tokens.append(_cv_app.set(self))
+        await signals.send(signals.appcontext_pushed, self.app)
+
+    async def pop(self, exc: BaseException | None = _sentinel) -> None:
+        try:
+            if len(self._tokens) == 1:
+                if exc is _sentinel:
+                    exc = None
+                with _Shielded(self.app.config["TEARDOWN_TIMEOUT"], "teardown_appcontext"):
+                    await self.app.do_teardown_appcontext(exc)
+        finally:
+            token = self._tokens.pop()
+            _cv_app.reset(token)
+        with trio.CancelScope(shield=True):
+            await signals.send(signals.appcontext_popped, self.app)
+
+    def copy(self) -> AppContext:
+        """A new context for the same app sharing this one's ``g``."""
+        ctx = AppContext(self.app)
+        ctx.g = self.g
+        return ctx
+
+    async def __aenter__(self) -> AppContext:
+        await self.push()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.pop(exc)
+
+
+class RequestContext:
+    """The request context: ``request``, ``session`` and the matched URL rule.
+
+    Pushing it also pushes an application context if none is active for this app.
+    """
+
+    def __init__(
+        self, app: TrioQuart, request: Request, session: SessionMixin | None = None
+    ) -> None:
+        self.app = app
+        self.request = request
+        #: The error that reached ``handle_exception`` (a 500); teardown functions get it.
+        self.unhandled_error: BaseException | None = None
+        self.url_adapter: MapAdapter | None
+        try:
+            self.url_adapter = app.create_url_adapter(request)
+        except HTTPException as error:  # an untrusted Host header, say
+            self.url_adapter = None
+            request.routing_exception = error
+        self.flashes: list[tuple[str, str]] | None = None
+        self._session = session
+        self._after_request_functions: list[Callable[[Response], Awaitable[Response]]] = []
+        self._tokens: list[tuple[Token[RequestContext | None], AppContext | None]] = []
+
+    @property
+    def session(self) -> SessionMixin:
+        """The session; reading it marks it accessed, so the response varies on Cookie."""
+        session = self._session
+        if session is None:
+            raise RuntimeError("The session is opened when the request context is pushed.")
+        session.accessed = True
+        return session
+
+    def match_request(self) -> None:
+        """Match the request against the URL map; a failure is kept for dispatch to raise."""
+        assert self.url_adapter is not None
+        try:
+            rule, view_args = self.url_adapter.match(return_rule=True)
+        except HTTPException as error:
+            self.request.routing_exception = error
+        else:
+            self.request.url_rule = rule
+            self.request.view_args = view_args
+
+    async def push(self) -> None:
+        app_ctx = _cv_app.get()
+        new_app_ctx: AppContext | None = None
+        if app_ctx is None or app_ctx.app is not self.app:
+            new_app_ctx = self.app.app_context()
+            await new_app_ctx.push()
+        self._tokens.append((_cv_request.set(self), new_app_ctx))
+        if self._session is None:
+            interface = self.app.session_interface
+            self._session = await interface.open_session(self.app, self.request)
+            if self._session is None:
+                self._session = interface.make_null_session(self.app)
+        if self.url_adapter is not None:
+            self.match_request()
+
+    async def pop(self, exc: BaseException | None = _sentinel) -> None:
+        try:
+            if len(self._tokens) == 1:
+                if exc is _sentinel:
+                    exc = None
+                with _Shielded(self.app.config["TEARDOWN_TIMEOUT"], "teardown_request"):
+                    await self.app.do_teardown_request(exc)
+                await self.request.close()
+        finally:
+            token, app_ctx = self._tokens.pop()
+            _cv_request.reset(token)
+            if app_ctx is not None:
+                await app_ctx.pop(exc)
+
+    def copy(self) -> RequestContext:
+        """A new context for the same request and session (used by the copy decorators)."""
+        return self.__class__(self.app, self.request, self._session)
+
+    async def __aenter__(self) -> RequestContext:
+        await self.push()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.pop(exc)
+
+
+def after_this_request(func: Callable[[Response], Any]) -> Callable[[Response], Any]:
+    """Run ``func`` on this request's response, after the ``after_request`` functions'
+    turn comes (it runs first of them), as in Flask."""
+    ctx = _cv_request.get()
+    if ctx is None:
+        raise RuntimeError("after_this_request can only be used within a request context.")
+    ctx._after_request_functions.append(ctx.app.ensure_async(func))
+    return func
+
+
+def has_app_context() -> bool:
+    """Whether an application context is active in this task."""
+    return _cv_app.get() is not None
+
+
+def has_request_context() -> bool:
+    """Whether a request context is active in this task."""
+    return _cv_request.get() is not None
+
+
+def copy_current_app_context(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Wrap ``func`` so it runs inside a copy of the current application context.
+
+    Tasks started from a handler already inherit the context; this is for code that runs
+    somewhere that does not (another trio run, a callback stored for later).
+    """
+    ctx = _cv_app.get()
+    if ctx is None:
+        raise RuntimeError("copy_current_app_context needs an active application context.")
+    app_ctx = ctx.copy()
+
+    @functools.wraps(func)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        async with app_ctx:
+            return await func(*args, **kwargs)
+
+    return wrapper
+
+
+def copy_current_request_context(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Wrap ``func`` so it runs inside a copy of the current request context."""
+    ctx = _cv_request.get()
+    if ctx is None:
+        raise RuntimeError("copy_current_request_context needs an active request context.")
+    request_ctx = ctx.copy()
+
+    @functools.wraps(func)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        async with request_ctx:
+            return await func(*args, **kwargs)
+
+    return wrapper

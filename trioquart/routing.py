@@ -1,0 +1,59 @@
+"""Binding werkzeug's URL map to a request (werkzeug's own binder wants a WSGI environ)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING
+
+from werkzeug.routing import Map, MapAdapter
+
+if TYPE_CHECKING:
+    from .wrappers.request import Request
+
+_DEFAULT_PORTS = {"http": ":80", "ws": ":80", "https": ":443", "wss": ":443"}
+
+
+def _strip_default_port(host: str, scheme: str) -> str:
+    suffix = _DEFAULT_PORTS.get(scheme)
+    if suffix is not None and host.endswith(suffix):
+        return host[: -len(suffix)]
+    return host
+
+
+def bind_to_request(
+    url_map: Map, request: Request, server_name: str | None, subdomain: str | None
+) -> MapAdapter:
+    """A ``MapAdapter`` for ``request``, as ``Map.bind_to_environ`` would make for WSGI.
+
+    With ``server_name`` set and ``subdomain`` None (subdomain matching), the subdomain is
+    what the request's host has in front of ``server_name``; a host outside it matches no
+    subdomain rule and warns, as in werkzeug.
+    """
+    scheme = request.scheme
+    host = _strip_default_port(request.host.lower(), scheme)
+    if server_name is None:
+        server_name = host
+    else:
+        server_name = _strip_default_port(server_name.lower(), scheme)
+    if subdomain is None and not url_map.host_matching:
+        current = host.split(".")
+        real = server_name.split(".")
+        offset = -len(real)
+        if current[offset:] != real:
+            warnings.warn(
+                f"Current server name {host!r} doesn't match configured server name"
+                f" {server_name!r}",
+                stacklevel=2,
+            )
+            subdomain = "<invalid>"
+        else:
+            subdomain = ".".join(filter(None, current[:offset]))
+    return url_map.bind(
+        server_name,
+        script_name=request.root_path or "/",
+        subdomain=subdomain,
+        url_scheme=scheme,
+        default_method=request.method,
+        path_info=request.path,
+        query_args=request.query_string,
+    )

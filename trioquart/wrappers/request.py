@@ -1,0 +1,276 @@
+"""The HTTP request: werkzeug's sans-IO request plus an async body.
+
+The body arrives through a bounded trio channel filled by the connection (see
+:mod:`trioquart.asgi.http`), so a handler that reads slowly slows the client down instead of
+letting the server buffer without limit. ``MAX_CONTENT_LENGTH`` is counted on the bytes as
+they are consumed, which catches chunked and streamed uploads as well as a declared
+``Content-Length``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Generator
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import trio
+from werkzeug.datastructures import CombinedMultiDict, FileStorage, Headers, MultiDict
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, RequestTimeout
+from werkzeug.sansio.request import Request as SansIORequest
+
+from ..formparser import FormDataParser
+
+if TYPE_CHECKING:
+    from werkzeug.routing import Rule
+
+    from ..typing import Scope
+
+
+class ClientDisconnected(Exception):
+    """The client went away before its request body was complete."""
+
+
+class Body:
+    """The request body: ``async for chunk in body`` streams it, ``await body`` gathers it.
+
+    The chunks come from a memory channel that the connection fills as messages arrive;
+    the channel is closed at the end of the body. A body can be streamed or gathered, not
+    both: once chunks have been handed out, they are gone.
+    """
+
+    def __init__(self, request: Request, chunks: trio.MemoryReceiveChannel[bytes] | None) -> None:
+        self._request = request
+        self._chunks = chunks
+        self._received = 0
+        self._complete = chunks is None
+        self._streamed = False
+        self._data: bytes | None = b"" if chunks is None else None
+        self._error: Exception | None = None
+
+    def mark_complete(self) -> None:
+        """Called by the connection when the last body message has arrived."""
+        self._complete = True
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[bytes]:
+        if self._data is not None:
+            if self._data:
+                yield self._data
+            return
+        self._streamed = True
+        while (chunk := await self._next_chunk()) is not None:
+            yield chunk
+
+    async def _next_chunk(self) -> bytes | None:
+        if self._error is not None:
+            raise self._error
+        request = self._request
+        limit = request.max_content_length
+        if limit is not None and (request.content_length or 0) > limit:
+            self._fail(RequestEntityTooLarge())
+        assert self._chunks is not None
+        timeout = request.body_timeout
+        try:
+            with trio.fail_after(timeout if timeout is not None else float("inf")):
+                chunk = await self._chunks.receive()
+        except trio.EndOfChannel:
+            if not self._complete:
+                self._fail(ClientDisconnected("The client disconnected mid-body."))
+            return None
+        except trio.TooSlowError:
+            self._fail(RequestTimeout())
+        self._received += len(chunk)
+        if limit is not None and self._received > limit:
+            self._fail(RequestEntityTooLarge())
+        return chunk
+
+    def _fail(self, error: Exception) -> NoReturn:
+        self._error = error
+        raise error
+
+    async def read(self) -> bytes:
+        """The whole body, gathered once and cached."""
+        if self._data is None:
+            if self._streamed:
+                raise RuntimeError("The request body was already streamed and cannot be read.")
+            self._streamed = True
+            parts = []
+            while (chunk := await self._next_chunk()) is not None:
+                parts.append(chunk)
+            self._data = b"".join(parts)
+        return self._data
+
+    def __await__(self) -> Generator[Any, None, bytes]:
+        return self.read().__await__()
+
+
+class Request(SansIORequest):
+    """An HTTP request, as ``request`` in a handler.
+
+    werkzeug provides the parsed headers, URL parts, args, cookies and the rest; this class
+    adds the awaitable body accessors (``await request.get_data()``, ``await request.form``,
+    ``await request.get_json()``) and the request's nursery.
+    """
+
+    #: ``MAX_CONTENT_LENGTH``, copied from the config for each request; may be changed by a
+    #: handler before it reads the body.
+    max_content_length: int | None = None
+    max_form_memory_size: int | None = 500_000
+    max_form_parts: int | None = 1_000
+    #: ``BODY_TIMEOUT``: how long body reads wait before answering 408.
+    body_timeout: float | None = None
+
+    url_rule: Rule | None = None
+    view_args: dict[str, Any] | None = None
+    routing_exception: Exception | None = None
+
+    def __init__(
+        self,
+        method: str,
+        scheme: str,
+        server: tuple[str, int | None] | None,
+        root_path: str,
+        path: str,
+        query_string: bytes,
+        headers: Headers,
+        remote_addr: str | None,
+        *,
+        scope: Scope | None = None,
+        http_version: str = "1.1",
+        chunks: trio.MemoryReceiveChannel[bytes] | None = None,
+    ) -> None:
+        super().__init__(
+            method, scheme, server, root_path, path, query_string, headers, remote_addr
+        )
+        self.scope: Scope = scope if scope is not None else {}
+        self.http_version = http_version
+        self.body = Body(self, chunks)
+        self._nursery: trio.Nursery | None = None
+        self._form: tuple[MultiDict[str, str], MultiDict[str, FileStorage]] | None = None
+        self._json: dict[bool, Any] = {}
+
+    @property
+    def nursery(self) -> trio.Nursery:
+        """This request's own nursery: tasks started here see the request context, and are
+        cancelled when the response is complete or the client disconnects."""
+        if self._nursery is None:
+            raise RuntimeError("This request is not being served, so it has no nursery.")
+        return self._nursery
+
+    @property
+    def endpoint(self) -> str | None:
+        return self.url_rule.endpoint if self.url_rule is not None else None
+
+    @property
+    def blueprint(self) -> str | None:
+        endpoint = self.endpoint
+        if endpoint is not None and "." in endpoint:
+            return endpoint.rpartition(".")[0]
+        return None
+
+    @property
+    def blueprints(self) -> list[str]:
+        """The current blueprint and its parents, innermost first."""
+        name = self.blueprint
+        if name is None:
+            return []
+        parts = name.split(".")
+        return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
+
+    async def get_data(
+        self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False
+    ) -> Any:
+        """The whole body, waiting at most ``BODY_TIMEOUT`` for it (408 after that)."""
+        if parse_form_data:
+            await self._load_form_data()
+        data = await self._read_with_timeout(self.body.read())
+        return data.decode() if as_text else data
+
+    @property
+    def data(self) -> Awaitable[bytes]:
+        return self.get_data()
+
+    async def _read_with_timeout(self, awaitable: Awaitable[Any]) -> Any:
+        timeout = self.body_timeout
+        with trio.move_on_after(timeout if timeout is not None else float("inf")) as scope:
+            return await awaitable
+        assert scope.cancelled_caught
+        raise RequestTimeout()
+
+    async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        """The body parsed as JSON, or None when the mimetype is not JSON (unless ``force``).
+
+        Invalid JSON is a 400 Bad Request, or None with ``silent=True``.
+        """
+        if cache and silent in self._json:
+            return self._json[silent]
+        if not (force or self.is_json):
+            return None
+        data = await self.get_data()
+        try:
+            result = self._load_json(data)
+        except (ValueError, RecursionError) as error:
+            if silent:
+                result = None
+            else:
+                self.on_json_loading_failed(error)
+        if cache:
+            self._json[silent] = result
+        return result
+
+    def _load_json(self, data: bytes) -> Any:
+        from ..globals import _cv_app
+
+        app_ctx = _cv_app.get()
+        if app_ctx is not None:
+            return app_ctx.app.json.loads(data)
+        return json.loads(data)
+
+    def on_json_loading_failed(self, error: Exception | None) -> NoReturn:
+        """Called when the body is not valid JSON; raises 400 Bad Request."""
+        raise BadRequest(f"Failed to decode JSON object: {error}")
+
+    @property
+    def json(self) -> Awaitable[Any]:
+        return self.get_json()
+
+    async def _load_form_data(self) -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]]:
+        if self._form is None:
+            parser = FormDataParser(self.max_form_memory_size, self.max_form_parts)
+            mimetype, options = self.mimetype, self.mimetype_params
+            self._form = await self._read_with_timeout(
+                parser.parse(self.body, mimetype, self.content_length, options)
+            )
+        return self._form
+
+    @property
+    def form(self) -> Awaitable[MultiDict[str, str]]:
+        """The form fields of a urlencoded or multipart body."""
+        return self._form_part(0)
+
+    @property
+    def files(self) -> Awaitable[MultiDict[str, FileStorage]]:
+        """The uploaded files of a multipart body."""
+        return self._form_part(1)
+
+    async def _form_part(self, index: int) -> Any:
+        return (await self._load_form_data())[index]
+
+    @property
+    def values(self) -> Awaitable[CombinedMultiDict[str, Any]]:
+        """``args`` and ``form`` combined (only ``args`` for a GET request)."""
+        return self._values()
+
+    async def _values(self) -> CombinedMultiDict[str, Any]:
+        sources: list[MultiDict[str, Any]] = [self.args]
+        if self.method != "GET":
+            sources.append(await self.form)
+        return CombinedMultiDict(sources)
+
+    async def close(self) -> None:
+        """Close the uploaded files; called when the request context is popped."""
+        if self._form is not None:
+            for _, storage in self._form[1].items(multi=True):
+                storage.close()
