@@ -1,0 +1,8 @@
+"""Testing trioquart apps: the in-process client, the lifespan runner and a real server."""
+
+from __future__ import annotations
+
+from .app import TestApp
+from .client import TestClient, TestResponseIncomplete
+
+__all__ = ["TestApp", "TestClient", "TestResponseIncomplete"]
