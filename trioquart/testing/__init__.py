@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .app import TestApp
+from .app import LifespanError, TestApp
 from .client import TestClient, TestResponseIncomplete
 
-__all__ = ["TestApp", "TestClient", "TestResponseIncomplete"]
+__all__ = ["LifespanError", "TestApp", "TestClient", "TestResponseIncomplete"]

@@ -47,6 +47,12 @@ class Body:
         self._data: bytes | None = b"" if chunks is None else None
         self._error: Exception | None = None
 
+    def set_complete_data(self, data: bytes) -> None:
+        """Give the body all at once (for requests made up in tests)."""
+        self._chunks = None
+        self._complete = True
+        self._data = data
+
     def mark_complete(self) -> None:
         """Called by the connection when the last body message has arrived."""
         self._complete = True

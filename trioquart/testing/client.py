@@ -1,0 +1,320 @@
+"""The in-process test client: calls the app's ASGI callable directly, no sockets.
+
+The app runs in the test's own task, so an unhandled error in a view reaches the test as
+itself (not wrapped in an exception group). Everything the app sends is collected without
+a bound, so responses of any length work.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from http.cookies import SimpleCookie
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+import trio
+from werkzeug.datastructures import Headers
+
+from ..errors import strip_cancelled
+from .utils import _no_json, encode_request, make_scope
+
+if TYPE_CHECKING:
+    from ..app import TrioQuart
+    from ..typing import Message, Scope
+    from ..wrappers.response import Response
+
+_REDIRECTS = {301, 302, 303, 307, 308}
+
+
+class TestResponseIncomplete(Exception):
+    """The app started a response but ended without completing it (a response timeout, or
+    an error while streaming): a real client would see the connection close early."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(f"The response ({response.status}) ended before it was complete.")
+        self.response = response
+
+
+class CookieJar:
+    """The cookies the app has set, sent back on later requests (one host, by path)."""
+
+    def __init__(self) -> None:
+        self._cookies: dict[tuple[str, str], str] = {}
+
+    def update_from(self, headers: Headers) -> None:
+        for header in headers.getlist("Set-Cookie"):
+            parsed: SimpleCookie = SimpleCookie()
+            parsed.load(header)
+            for name, morsel in parsed.items():
+                key = (name, morsel["path"] or "/")
+                max_age = morsel["max-age"]
+                expired = (max_age != "" and int(max_age) <= 0) or "1970" in morsel["expires"]
+                if expired:
+                    self._cookies.pop(key, None)
+                else:
+                    self._cookies[key] = morsel.value
+
+    def header_for(self, path: str) -> str | None:
+        pairs = [
+            f"{name}={value}"
+            for (name, cookie_path), value in self._cookies.items()
+            if path.startswith(cookie_path.rstrip("/")) or cookie_path == "/"
+        ]
+        return "; ".join(pairs) if pairs else None
+
+    def set(self, key: str, value: str, path: str = "/") -> None:
+        self._cookies[(key, path)] = value
+
+    def delete(self, key: str, path: str = "/") -> None:
+        self._cookies.pop((key, path), None)
+
+
+class TestHTTPConnection:
+    """A request whose body is sent and whose response is read piece by piece, for testing
+    streaming uploads, streaming responses and client disconnects.
+
+    Made by ``client.request(path, ...)``, used as ``async with``.
+    """
+
+    def __init__(self, app: TrioQuart, scope: Scope) -> None:
+        self.app = app
+        self.scope = scope
+        self._to_app, self._app_inbox = trio.open_memory_channel[Any](math.inf)
+        self._app_outbox, self._from_app = trio.open_memory_channel[Any](math.inf)
+        self.status_code: int | None = None
+        self.headers: Headers | None = None
+        self._complete = False
+        self._disconnected = False
+
+    async def _receive(self) -> Message:
+        if self._disconnected:
+            await trio.sleep_forever()
+        message = await self._app_inbox.receive()
+        if message["type"] == "http.disconnect":
+            self._disconnected = True
+        return message  # type: ignore[no-any-return]
+
+    async def _send(self, message: Message) -> None:
+        await self._app_outbox.send(message)
+
+    async def send(self, data: bytes) -> None:
+        """Send a piece of the request body."""
+        await self._to_app.send({"type": "http.request", "body": data, "more_body": True})
+
+    async def send_complete(self) -> None:
+        """End the request body."""
+        await self._to_app.send({"type": "http.request", "body": b"", "more_body": False})
+
+    async def disconnect(self) -> None:
+        """Act as a client that went away."""
+        await self._to_app.send({"type": "http.disconnect"})
+
+    async def receive(self) -> bytes:
+        """The next piece of the response body; ``b""`` once it is complete."""
+        while True:
+            if self._complete:
+                return b""
+            message = await self._from_app.receive()
+            if message["type"] == "http.response.start":
+                self.status_code = message["status"]
+                self.headers = _decode_headers(message.get("headers", []))
+                continue
+            if message["type"] == "http.response.body":
+                if not message.get("more_body", False):
+                    self._complete = True
+                    await self._to_app.send({"type": "http.disconnect"})
+                if message.get("body"):
+                    return message["body"]  # type: ignore[no-any-return]
+
+    async def as_response(self) -> Response:
+        """Wait for the whole response and return it."""
+        parts = []
+        while chunk := await self.receive():
+            parts.append(chunk)
+        assert self.status_code is not None and self.headers is not None
+        return self.app.response_class(b"".join(parts), self.status_code, self.headers)
+
+    async def _run(self) -> None:
+        await self.app(self.scope, self._receive, self._send)
+        await self._app_outbox.aclose()
+
+
+def _decode_headers(raw: list[tuple[bytes, bytes]]) -> Headers:
+    return Headers([(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw])
+
+
+class TestClient:
+    """Call an app in-process: ``response = await client.get("/path")``.
+
+    Requests take Quart's arguments: ``headers``, ``query_string``, ``json``, ``form``,
+    ``files``, ``data``, ``auth``, ``follow_redirects``; cookies the app sets are kept
+    and sent back (``use_cookies=False`` turns that off).
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, app: TrioQuart, use_cookies: bool = True) -> None:
+        self.app = app
+        self.cookie_jar: CookieJar | None = CookieJar() if use_cookies else None
+
+    def set_cookie(self, server_name: str, key: str, value: str = "", path: str = "/") -> None:
+        """Store a cookie as if the app had set it (``server_name`` is for Quart's
+        signature: the jar serves one host)."""
+        if self.cookie_jar is None:
+            raise RuntimeError("This client was made with use_cookies=False.")
+        self.cookie_jar.set(key, value, path)
+
+    def delete_cookie(self, server_name: str, key: str, path: str = "/") -> None:
+        if self.cookie_jar is not None:
+            self.cookie_jar.delete(key, path)
+
+    def _build(self, path: str, method: str, kwargs: dict[str, Any]) -> Scope:
+        scheme = kwargs.pop("scheme", "http")
+        root_path = kwargs.pop("root_path", "")
+        http_version = kwargs.pop("http_version", "1.1")
+        scope_base = kwargs.pop("scope_base", None)
+        path, query_string, headers, body = encode_request(
+            self.app, path, method=method, scheme=scheme, **kwargs
+        )
+        if self.cookie_jar is not None and "Cookie" not in headers:
+            cookie = self.cookie_jar.header_for(path)
+            if cookie is not None:
+                headers["Cookie"] = cookie
+        scope = make_scope(
+            "http", method, scheme, path, query_string, headers,
+            root_path=root_path, http_version=http_version, scope_base=scope_base,
+        )
+        scope["trioquart.test_body"] = body
+        return scope
+
+    async def open(
+        self,
+        path: str,
+        *,
+        method: str = "GET",
+        headers: Headers | Mapping[str, str] | None = None,
+        data: str | bytes | None = None,
+        form: Mapping[str, Any] | None = None,
+        files: Mapping[str, Any] | None = None,
+        query_string: Any = None,
+        json: Any = _no_json,
+        scheme: str = "http",
+        follow_redirects: bool = False,
+        root_path: str = "",
+        http_version: str = "1.1",
+        scope_base: Mapping[str, Any] | None = None,
+        auth: tuple[str, str] | Any = None,
+        subdomain: str | None = None,
+    ) -> Response:
+        """Make a request and return the complete response."""
+        kwargs: dict[str, Any] = dict(
+            headers=headers, data=data, form=form, files=files, query_string=query_string,
+            json=json, scheme=scheme, root_path=root_path, http_version=http_version,
+            scope_base=scope_base, auth=auth, subdomain=subdomain,
+        )
+        method = method.upper()
+        response = await self._open_once(path, method, dict(kwargs))
+        redirects = 0
+        while follow_redirects and response.status_code in _REDIRECTS:
+            redirects += 1
+            if redirects > 20:
+                raise RuntimeError("More than 20 redirects: is there a loop?")
+            location = response.headers["Location"]
+            target = urlsplit(urljoin(f"http://localhost{path}", location))
+            path = target.path + (f"?{target.query}" if target.query else "")
+            kwargs["query_string"] = None
+            if response.status_code in {301, 302, 303} and method != "HEAD":
+                method = "GET"
+                kwargs.update(data=None, form=None, files=None, json=_no_json)
+            response = await self._open_once(path, method, dict(kwargs))
+        return response
+
+    async def _open_once(self, path: str, method: str, kwargs: dict[str, Any]) -> Response:
+        scope = self._build(path, method, kwargs)
+        body = scope.pop("trioquart.test_body")
+        inbox = [{"type": "http.request", "body": body, "more_body": False}]
+        sent: list[Message] = []
+        complete = trio.Event()
+        disconnect_sent = False
+
+        async def receive() -> Message:
+            nonlocal disconnect_sent
+            if inbox:
+                return inbox.pop()
+            if disconnect_sent:
+                await trio.sleep_forever()
+            await complete.wait()
+            disconnect_sent = True
+            return {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                complete.set()
+
+        await self.app(scope, receive, send)
+        return self._response_from(sent, complete.is_set())
+
+    def _response_from(self, sent: list[Message], complete: bool) -> Response:
+        if not sent or sent[0]["type"] != "http.response.start":
+            raise RuntimeError("The app ended without starting a response.")
+        start = sent[0]
+        headers = _decode_headers(start.get("headers", []))
+        body = b"".join(m.get("body", b"") for m in sent[1:] if m["type"] == "http.response.body")
+        response = self.app.response_class(body, start["status"], headers)
+        if self.cookie_jar is not None:
+            self.cookie_jar.update_from(headers)
+        if not complete:
+            raise TestResponseIncomplete(response)
+        return response
+
+    @asynccontextmanager
+    async def request(
+        self, path: str, *, method: str = "GET", **kwargs: Any
+    ) -> AsyncIterator[TestHTTPConnection]:
+        """A streaming request: send the body and read the response piece by piece.
+
+        ``async with client.request("/upload", method="POST") as connection: ...``
+        """
+        scope = self._build(path, method.upper(), kwargs)
+        scope.pop("trioquart.test_body")
+        connection = TestHTTPConnection(self.app, scope)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(connection._run)
+                yield connection
+                # Leaving the block is the client going away; a complete response has
+                # already sent its disconnect, which the app ignores as a no-op.
+                if not connection._complete:
+                    await connection.disconnect()
+        except BaseExceptionGroup as group:
+            error = strip_cancelled(group)
+            if error is not None and not isinstance(error, BaseExceptionGroup):
+                raise error from None
+            raise
+
+    async def get(self, path: str, **kwargs: Any) -> Response:
+        return await self.open(path, method="GET", **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> Response:
+        return await self.open(path, method="POST", **kwargs)
+
+    async def put(self, path: str, **kwargs: Any) -> Response:
+        return await self.open(path, method="PUT", **kwargs)
+
+    async def delete(self, path: str, **kwargs: Any) -> Response:
+        return await self.open(path, method="DELETE", **kwargs)
+
+    async def patch(self, path: str, **kwargs: Any) -> Response:
+        return await self.open(path, method="PATCH", **kwargs)
+
+    async def head(self, path: str, **kwargs: Any) -> Response:
+        return await self.open(path, method="HEAD", **kwargs)
+
+    async def options(self, path: str, **kwargs: Any) -> Response:
+        return await self.open(path, method="OPTIONS", **kwargs)
+
+    async def trace(self, path: str, **kwargs: Any) -> Response:
+        return await self.open(path, method="TRACE", **kwargs)

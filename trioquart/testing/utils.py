@@ -1,0 +1,155 @@
+"""Building ASGI scopes and request bodies for the in-process test client.
+
+werkzeug's ``EnvironBuilder`` does the encoding (query strings, urlencoded and multipart
+forms, JSON, basic auth); this module turns its result into an ASGI scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from werkzeug.datastructures import Headers
+from werkzeug.test import EnvironBuilder
+
+if TYPE_CHECKING:
+    from ..app import TrioQuart
+    from ..typing import Scope
+    from ..wrappers.request import Request
+
+_no_json: Any = object()
+
+
+def split_path(path: str, query_string: Any) -> tuple[str, Any]:
+    """``/a?b=c`` with no separate query string becomes ``("/a", "b=c")``."""
+    if "?" in path:
+        if query_string is not None:
+            raise ValueError("Give the query string in the path or as query_string, not both.")
+        path, query_string = path.split("?", 1)
+    return path, query_string
+
+
+def encode_request(
+    app: TrioQuart,
+    path: str,
+    *,
+    method: str = "GET",
+    headers: Headers | Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+    query_string: Any = None,
+    data: str | bytes | None = None,
+    form: Mapping[str, Any] | None = None,
+    files: Mapping[str, Any] | None = None,
+    json: Any = _no_json,
+    auth: tuple[str, str] | Any = None,
+    subdomain: str | None = None,
+    scheme: str = "http",
+) -> tuple[str, bytes, Headers, bytes]:
+    """Encode a request: returns ``(path, query_string, headers, body)``."""
+    given = [data is not None, bool(form or files), json is not _no_json]
+    if sum(given) > 1:
+        raise ValueError("Give at most one of data, form/files and json.")
+    path, query_string = split_path(path, query_string)
+    builder = EnvironBuilder(
+        path=path,
+        method=method,
+        headers=Headers(headers) if headers is not None else None,
+        query_string=query_string,
+        data=data,
+        auth=auth,
+        **({"json": json} if json is not _no_json else {}),
+    )
+    if json is not _no_json:
+        builder.json_dumps = app.json.dumps  # type: ignore[assignment]
+    for key, value in (form or {}).items():
+        builder.form.add(key, value)
+    for key, value in (files or {}).items():
+        if isinstance(value, tuple):
+            builder.files.add_file(key, *value)
+        else:
+            builder.files.add_file(key, value)
+    environ = builder.get_environ()
+    body = environ["wsgi.input"].read()
+    request_headers = Headers(builder.headers)
+    if environ.get("CONTENT_TYPE"):
+        request_headers["Content-Type"] = environ["CONTENT_TYPE"]
+    if body or method not in {"GET", "HEAD", "OPTIONS"}:
+        request_headers["Content-Length"] = str(len(body))
+    if "Host" not in request_headers:
+        server_name = app.config["SERVER_NAME"] or "localhost"
+        request_headers["Host"] = f"{subdomain}.{server_name}" if subdomain else server_name
+    request_headers.setdefault("User-Agent", "trioquart")
+    return builder.path, builder.query_string.encode("latin-1"), request_headers, body
+
+
+def make_scope(
+    kind: str,
+    method: str,
+    scheme: str,
+    path: str,
+    query_string: bytes,
+    headers: Headers,
+    *,
+    root_path: str = "",
+    http_version: str = "1.1",
+    scope_base: Mapping[str, Any] | None = None,
+) -> Scope:
+    """An ASGI scope for the test client, marked so unhandled errors propagate to it."""
+    scope: Scope = {
+        "type": kind,
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": http_version,
+        "method": method,
+        "scheme": scheme,
+        "path": root_path + path,
+        "raw_path": quote(root_path + path).encode("ascii"),
+        "query_string": query_string,
+        "root_path": root_path,
+        "headers": [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in headers.items()
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("localhost", 80),
+        "extensions": {},
+        "state": {},
+        "trioquart.propagate_exceptions": True,
+    }
+    if scope_base:
+        scope.update(scope_base)
+    return scope
+
+
+def make_test_request(app: TrioQuart, path: str = "/", **kwargs: Any) -> Request:
+    """A request object for ``app.test_request_context``: its body is already complete."""
+    root_path = kwargs.pop("root_path", "")
+    http_version = kwargs.pop("http_version", "1.1")
+    scope_base = kwargs.pop("scope_base", None)
+    method = kwargs.get("method", "GET").upper()
+    kwargs["method"] = method
+    scheme = kwargs.get("scheme", "http")
+    path, query_string, headers, body = encode_request(app, path, **kwargs)
+    scope = make_scope(
+        "http", method, scheme, path, query_string, headers,
+        root_path=root_path, http_version=http_version, scope_base=scope_base,
+    )
+    server = scope.get("server")
+    client = scope.get("client")
+    request = app.request_class(
+        method,
+        scheme,
+        (server[0], server[1]) if server else None,
+        root_path,
+        path,
+        query_string,
+        headers,
+        client[0] if client else None,
+        scope=scope,
+        http_version=http_version,
+    )
+    request.body.set_complete_data(body)
+    request.max_content_length = app.config["MAX_CONTENT_LENGTH"]
+    request.max_form_memory_size = app.config["MAX_FORM_MEMORY_SIZE"]
+    request.max_form_parts = app.config["MAX_FORM_PARTS"]
+    request.body_timeout = app.config["BODY_TIMEOUT"]
+    return request
