@@ -103,24 +103,28 @@ class HTTPConnection:
 
     async def handle_error_group(self, ctx: RequestContext, group: BaseExceptionGroup) -> None:
         """An error ended the request's nursery: from a task the handler started, from the
-        streaming body, or (in tests) an error to propagate."""
+        streaming body, a ``BaseException`` from the handler, or (in tests) an error to
+        propagate. Cancellations and interrupts belong to the server and go on up."""
         error = strip_cancelled(group)
-        if error is None or not isinstance(error, Exception):
+        if error is None or _holds_interrupt(error):
             raise group
+        app = self.app
         if self.response_started:
             # Too late for another response: the connection is closed without completing
             # this one, so the client sees it fail rather than end early.
-            if self.propagate:
+            if self.propagate and isinstance(error, Exception):
                 raise error
             ctx.unhandled_error = error
-            self.app.log_exception(ctx, error)
+            app.log_exception(ctx, error)
             return
-        app = self.app
-        try:
-            rv = await app.handle_user_exception(ctx, error)
-            response = await app.finalize_request(ctx, rv)
-        except Exception as unhandled:
-            response = await app.handle_exception(ctx, unhandled)
+        if isinstance(error, Exception):
+            try:
+                rv = await app.handle_user_exception(ctx, error)
+                response = await app.finalize_request(ctx, rv)
+            except Exception as unhandled:
+                response = await app.handle_exception(ctx, unhandled)
+        else:
+            response = await app.handle_exception(ctx, error)
         await self.send_response(response)
 
     async def receive_messages(self, chunks_in: trio.MemorySendChannel[bytes], body: Body) -> None:
@@ -192,3 +196,9 @@ class HTTPConnection:
         with trio.CancelScope(shield=True):
             await self.send({"type": "http.response.body", "body": body or b"", "more_body": False})
         self.response_complete = True
+
+
+def _holds_interrupt(error: BaseException) -> bool:
+    if isinstance(error, BaseExceptionGroup):
+        return error.subgroup(KeyboardInterrupt) is not None
+    return isinstance(error, KeyboardInterrupt)

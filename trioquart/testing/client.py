@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 _REDIRECTS = {301, 302, 303, 307, 308}
 
 
-class TestResponseIncomplete(Exception):
+class IncompleteResponseError(Exception):
     """The app started a response but ended without completing it (a response timeout, or
     an error while streaming): a real client would see the connection close early."""
 
@@ -77,6 +77,8 @@ class TestHTTPConnection:
 
     Made by ``client.request(path, ...)``, used as ``async with``.
     """
+
+    __test__ = False  # not a pytest test class
 
     def __init__(self, app: TrioQuart, scope: Scope) -> None:
         self.app = app
@@ -267,7 +269,7 @@ class TestClient:
         if self.cookie_jar is not None:
             self.cookie_jar.update_from(headers)
         if not complete:
-            raise TestResponseIncomplete(response)
+            raise IncompleteResponseError(response)
         return response
 
     @asynccontextmanager
