@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from .app import TrioQuart
 from .blueprints import Blueprint
 from .config import Config

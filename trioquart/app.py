@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 import os
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
 from datetime import timedelta
@@ -93,8 +92,8 @@ class TrioQuart(App):
     ``trioquart run module:app`` or ``hypercorn -k trio module:app``.
     """
 
-    request_class: type[Request] = Request  # type: ignore[assignment]
-    response_class: type[Response] = Response  # type: ignore[assignment]
+    request_class: type[Request] = Request
+    response_class: type[Response] = Response
     config_class = Config
     default_config = ImmutableDict(_default_config)
     #: The session interface; async methods, see :mod:`trioquart.sessions`.
@@ -315,6 +314,7 @@ class TrioQuart(App):
 
     async def full_dispatch_request(self, ctx: RequestContext) -> Response:
         self._got_first_request = True
+        rv: Any
         try:
             await signals.send(signals.request_started, self)
             rv = await self.preprocess_request(ctx)
@@ -360,7 +360,9 @@ class TrioQuart(App):
         return response
 
     async def finalize_request(
-        self, ctx: RequestContext, rv: ResponseReturnValue | HTTPException,
+        self,
+        ctx: RequestContext,
+        rv: ResponseReturnValue | HTTPException,
         from_error_handler: bool = False,
     ) -> Response:
         response = await self.make_response(rv)

@@ -159,7 +159,7 @@ class RequestContext:
             self.request.routing_exception = error
         else:
             self.request.url_rule = rule
-            self.request.view_args = view_args
+            self.request.view_args = view_args  # type: ignore[assignment]
 
     async def push(self) -> None:
         app_ctx = _cv_app.get()
@@ -172,7 +172,7 @@ class RequestContext:
             interface = self.app.session_interface
             self._session = await interface.open_session(self.app, self.request)
             if self._session is None:
-                self._session = interface.make_null_session(self.app)
+                self._session = interface.make_null_session(self.app)  # type: ignore[arg-type]
         if self.url_adapter is not None:
             self.match_request()
 

@@ -105,7 +105,9 @@ class FormDataParser:
                             buffer.append(event.data)
                             if not event.more_data:
                                 charset = helper.get_part_charset(part.headers)
-                                fields.append((part.name, b"".join(buffer).decode(charset, "replace")))
+                                fields.append(
+                                    (part.name, b"".join(buffer).decode(charset, "replace"))
+                                )
                         elif isinstance(part, File) and container is not None:
                             container.write(event.data)
                             if not event.more_data:
@@ -114,7 +116,10 @@ class FormDataParser:
                                     (
                                         part.name,
                                         FileStorage(
-                                            container, part.filename, part.name, headers=part.headers
+                                            container,
+                                            part.filename,
+                                            part.name,
+                                            headers=part.headers,
                                         ),
                                     )
                                 )

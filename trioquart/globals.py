@@ -57,7 +57,7 @@ def _session() -> SessionMixin:
     ctx: Any = _cv_request.get()
     if ctx is None:
         raise RuntimeError("Working outside of request context: there is no session.")
-    return ctx.session  # type: ignore[no-any-return]
+    return ctx.session
 
 
 app_ctx: AppContext = LocalProxy(_app_ctx)  # type: ignore[assignment]

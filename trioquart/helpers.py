@@ -21,8 +21,8 @@ def abort(code: int | SansIOResponse, *args: Any, **kwargs: Any) -> NoReturn:
     or ``abort(response)`` to answer with that response."""
     app_ctx = _cv_app.get()
     if app_ctx is not None:
-        app_ctx.app.aborter(code, *args, **kwargs)  # type: ignore[arg-type]
-    _werkzeug_abort(code, *args, **kwargs)  # type: ignore[arg-type]
+        app_ctx.app.aborter(code, *args, **kwargs)
+    _werkzeug_abort(code, *args, **kwargs)
 
 
 def redirect(location: str, code: int = 302) -> Response:

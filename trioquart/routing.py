@@ -55,5 +55,5 @@ def bind_to_request(
         url_scheme=scheme,
         default_method=request.method,
         path_info=request.path,
-        query_args=request.query_string,
+        query_args=request.query_string.decode("latin-1"),
     )

@@ -45,7 +45,7 @@ class SecureCookieSessionInterface(SessionInterface, _FlaskSecureCookieInterface
         self, app: TrioQuart, request: Request
     ) -> SessionMixin | None:
         opened: Any = _FlaskSecureCookieInterface.open_session(self, app, request)  # type: ignore[arg-type]
-        return opened  # type: ignore[no-any-return]
+        return opened
 
     async def save_session(  # type: ignore[override]
         self, app: TrioQuart, session: SessionMixin, response: Response

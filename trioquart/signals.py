@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from blinker import Namespace, NamedSignal
+from blinker import NamedSignal, Namespace
 
 if TYPE_CHECKING:
     from .app import TrioQuart
@@ -34,4 +34,4 @@ signals_available = True
 async def send(signal: NamedSignal, app: TrioQuart, **kwargs: Any) -> None:
     """Send ``signal`` from ``app``; sync receivers run through ``app.ensure_async``."""
     if signal.receivers:
-        await signal.send_async(app, _sync_wrapper=app.ensure_async, **kwargs)
+        await signal.send_async(app, _sync_wrapper=app.ensure_async, **kwargs)  # type: ignore[arg-type]

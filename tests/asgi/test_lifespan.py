@@ -197,8 +197,9 @@ async def test_startup_failure_is_reported_and_the_lifespan_does_not_return() ->
     returned: list[bool] = []
 
     async def run() -> None:
-        await app({"type": "lifespan", "asgi": {"version": "3.0"}}, app_inbox.receive,
-                  app_outbox.send)
+        await app(
+            {"type": "lifespan", "asgi": {"version": "3.0"}}, app_inbox.receive, app_outbox.send
+        )
         returned.append(True)
 
     with trio.fail_after(5):

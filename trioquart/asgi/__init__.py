@@ -58,7 +58,9 @@ async def serve_http(app: TrioQuart, scope: Scope, receive: ASGIReceive, send: A
     except BaseException as error:
         if _must_escape(error) or (connection.propagate and isinstance(error, Exception)):
             raise
-        logger.error("Unhandled error serving %s %s", scope["method"], scope["path"], exc_info=error)
+        logger.error(
+            "Unhandled error serving %s %s", scope["method"], scope["path"], exc_info=error
+        )
         if not connection.response_started:
             with trio.CancelScope(shield=True):
                 await send(
@@ -69,5 +71,9 @@ async def serve_http(app: TrioQuart, scope: Scope, receive: ASGIReceive, send: A
                     }
                 )
                 await send(
-                    {"type": "http.response.body", "body": b"Internal Server Error", "more_body": False}
+                    {
+                        "type": "http.response.body",
+                        "body": b"Internal Server Error",
+                        "more_body": False,
+                    }
                 )

@@ -72,7 +72,9 @@ class ServingNursery:
             await self._app.handle_background_exception(error)
 
 
-async def serve_lifespan(app: TrioQuart, scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
+async def serve_lifespan(
+    app: TrioQuart, scope: Scope, receive: ASGIReceive, send: ASGISend
+) -> None:
     message = await receive()
     if message["type"] != "lifespan.startup":
         raise RuntimeError(f"Expected lifespan.startup, got {message['type']!r}")
@@ -108,6 +110,8 @@ async def serve_lifespan(app: TrioQuart, scope: Scope, receive: ASGIReceive, sen
             await app.shutdown()
     except Exception as error:
         app.logger.error("The app failed to shut down cleanly", exc_info=error)
-        await send({"type": "lifespan.shutdown.failed", "message": f"{type(error).__name__}: {error}"})
+        await send(
+            {"type": "lifespan.shutdown.failed", "message": f"{type(error).__name__}: {error}"}
+        )
     else:
         await send({"type": "lifespan.shutdown.complete"})

@@ -16,7 +16,6 @@ import trio
 
 if TYPE_CHECKING:
     from ..app import TrioQuart
-    from ..typing import Message
     from .client import TestClient
 
 

@@ -96,7 +96,7 @@ class TestHTTPConnection:
         message = await self._app_inbox.receive()
         if message["type"] == "http.disconnect":
             self._disconnected = True
-        return message  # type: ignore[no-any-return]
+        return message
 
     async def _send(self, message: Message) -> None:
         await self._app_outbox.send(message)
@@ -128,7 +128,7 @@ class TestHTTPConnection:
                     self._complete = True
                     await self._to_app.send({"type": "http.disconnect"})
                 if message.get("body"):
-                    return message["body"]  # type: ignore[no-any-return]
+                    return message["body"]
 
     async def as_response(self) -> Response:
         """Wait for the whole response and return it."""
@@ -185,8 +185,15 @@ class TestClient:
             if cookie is not None:
                 headers["Cookie"] = cookie
         scope = make_scope(
-            "http", method, scheme, path, query_string, headers,
-            root_path=root_path, http_version=http_version, scope_base=scope_base,
+            "http",
+            method,
+            scheme,
+            path,
+            query_string,
+            headers,
+            root_path=root_path,
+            http_version=http_version,
+            scope_base=scope_base,
         )
         scope["trioquart.test_body"] = body
         return scope
@@ -212,9 +219,18 @@ class TestClient:
     ) -> Response:
         """Make a request and return the complete response."""
         kwargs: dict[str, Any] = dict(
-            headers=headers, data=data, form=form, files=files, query_string=query_string,
-            json=json, scheme=scheme, root_path=root_path, http_version=http_version,
-            scope_base=scope_base, auth=auth, subdomain=subdomain,
+            headers=headers,
+            data=data,
+            form=form,
+            files=files,
+            query_string=query_string,
+            json=json,
+            scheme=scheme,
+            root_path=root_path,
+            http_version=http_version,
+            scope_base=scope_base,
+            auth=auth,
+            subdomain=subdomain,
         )
         method = method.upper()
         response = await self._open_once(path, method, dict(kwargs))

@@ -60,7 +60,7 @@ def encode_request(
         **({"json": json} if json is not _no_json else {}),
     )
     if json is not _no_json:
-        builder.json_dumps = app.json.dumps  # type: ignore[assignment]
+        builder.json_dumps = app.json.dumps
     for key, value in (form or {}).items():
         builder.form.add(key, value)
     for key, value in (files or {}).items():
@@ -130,8 +130,15 @@ def make_test_request(app: TrioQuart, path: str = "/", **kwargs: Any) -> Request
     scheme = kwargs.get("scheme", "http")
     path, query_string, headers, body = encode_request(app, path, **kwargs)
     scope = make_scope(
-        "http", method, scheme, path, query_string, headers,
-        root_path=root_path, http_version=http_version, scope_base=scope_base,
+        "http",
+        method,
+        scheme,
+        path,
+        query_string,
+        headers,
+        root_path=root_path,
+        http_version=http_version,
+        scope_base=scope_base,
     )
     server = scope.get("server")
     client = scope.get("client")

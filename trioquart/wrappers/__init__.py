@@ -1,6 +1,6 @@
 """Request and response objects."""
 
-from .request import Body, ClientDisconnected, Request
+from .request import Body, ClientDisconnectedError, Request
 from .response import Response
 
-__all__ = ["Body", "ClientDisconnected", "Request", "Response"]
+__all__ = ["Body", "ClientDisconnectedError", "Request", "Response"]

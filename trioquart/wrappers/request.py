@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..typing import Scope
 
 
-class ClientDisconnected(Exception):
+class ClientDisconnectedError(Exception):
     """The client went away before its request body was complete."""
 
 
@@ -83,7 +83,7 @@ class Body:
                 chunk = await self._chunks.receive()
         except trio.EndOfChannel:
             if not self._complete:
-                self._fail(ClientDisconnected("The client disconnected mid-body."))
+                self._fail(ClientDisconnectedError("The client disconnected mid-body."))
             return None
         except trio.TooSlowError:
             self._fail(RequestTimeout())

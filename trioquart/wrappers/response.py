@@ -8,7 +8,7 @@ other sync iterator (a generator may block) is stepped in a worker thread.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Iterable
 from types import EllipsisType
 from typing import Any
 
@@ -111,7 +111,7 @@ class Response(SansIOResponse):
     def json(self) -> Awaitable[Any]:
         return self.get_json()
 
-    async def iter_body(self) -> AsyncIterator[bytes]:
+    async def iter_body(self) -> AsyncGenerator[bytes, None]:
         """The body as byte chunks, in the order they are to be sent."""
         if self._data is not None:
             if self._data:
