@@ -1,0 +1,249 @@
+"""The ``trioquart`` command line: ``routes``, argument checking, ``--version``, and ``run``
+serving for real in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+from click.testing import CliRunner, Result
+
+import trioquart
+from trioquart.cli import main
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def in_dir(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], None]:
+    """Change into a directory for one test, undoing the ``sys.path`` entry the CLI adds."""
+    monkeypatch.setattr(sys, "path", [*sys.path])
+
+    def change(path: Path) -> None:
+        monkeypatch.chdir(path)
+
+    return change
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+# ---- routes -----------------------------------------------------------------------------
+
+
+def test_routes_lists_the_example_rules(in_dir: Callable[[Path], None]) -> None:
+    in_dir(REPO_ROOT)
+    result = invoke("routes", "examples.hello:app")
+    assert result.exit_code == 0, result.output
+    header, separator, *rows = result.output.splitlines()
+    assert header.split() == ["Endpoint", "Methods", "Rule"]
+    assert set(separator.replace(" ", "")) == {"-"}
+    assert [row.split() for row in rows] == [["index", "GET", "/"], ["hello_json", "GET", "/json"]]
+
+
+def test_routes_sorts_by_rule_and_hides_head_and_options(
+    tmp_path: Path, in_dir: Callable[[Path], None]
+) -> None:
+    (tmp_path / "cli_routes_app.py").write_text(
+        textwrap.dedent(
+            """
+            from trioquart import TrioQuart
+
+            app = TrioQuart(__name__)
+
+
+            @app.route("/zebra", methods=["PUT", "POST"])
+            async def zebra():
+                return ""
+
+
+            @app.get("/apple/<int:id>")
+            async def apple(id):
+                return ""
+            """
+        )
+    )
+    in_dir(tmp_path)
+    result = invoke("routes", "cli_routes_app")  # ":app" is the default attribute
+    assert result.exit_code == 0, result.output
+    rows = result.output.splitlines()[2:]
+    assert [row.split(None, 1)[0] for row in rows] == ["apple", "zebra"]
+    assert rows[0].split() == ["apple", "GET", "/apple/<int:id>"]
+    assert rows[1].split() == ["zebra", "POST,", "PUT", "/zebra"]
+    assert "HEAD" not in result.output and "OPTIONS" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("no_such_module_for_trioquart:app", "could not import 'no_such_module_for_trioquart'"),
+        ("examples.no_such_module:app", "no module named 'examples.no_such_module'"),
+        ("examples.hello:missing", "module 'examples.hello' has no attribute 'missing'"),
+        ("examples.hello:__doc__", "is a str, not an ASGI app"),
+        ("not a module:app", "is not of the form MODULE:APP"),
+        (":app", "is not of the form MODULE:APP"),
+    ],
+)
+@pytest.mark.parametrize("command", ["routes", "run"])
+def test_a_bad_target_is_a_usage_error(
+    command: str, target: str, message: str, in_dir: Callable[[Path], None]
+) -> None:
+    in_dir(REPO_ROOT)
+    result = invoke(command, target)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for 'MODULE:APP'" in result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_error_inside_the_module_is_reported_with_its_location(
+    tmp_path: Path, in_dir: Callable[[Path], None]
+) -> None:
+    module = tmp_path / "cli_broken_app.py"
+    module.write_text("x = 1\nraise RuntimeError('no config file')\n")
+    in_dir(tmp_path)
+    result = invoke("routes", "cli_broken_app:app")
+    assert result.exit_code == 2, result.output
+    assert "RuntimeError: no config file" in result.output
+    assert f"{module}:2" in result.output
+
+
+def test_routes_needs_a_trioquart_app(tmp_path: Path, in_dir: Callable[[Path], None]) -> None:
+    (tmp_path / "cli_bare_asgi.py").write_text("async def app(scope, receive, send):\n    pass\n")
+    in_dir(tmp_path)
+    result = invoke("routes", "cli_bare_asgi:app")
+    assert result.exit_code == 2
+    assert "is it a trioquart app?" in result.output
+
+
+def test_version() -> None:
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.output.strip() == f"trioquart, version {trioquart.__version__}"
+
+
+def test_the_console_script_is_wired_up() -> None:
+    script = Path(sys.executable).with_name("trioquart")
+    if not script.exists():
+        pytest.skip("the trioquart console script is not installed next to this Python")
+    completed = subprocess.run(
+        [str(script), "--version"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert trioquart.__version__ in completed.stdout
+
+
+# ---- run, for real ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def serve_until_signalled(
+    target: str, cwd: Path, tmp_path: Path, signum: int, env: dict[str, str] | None = None
+) -> tuple[int, str, str, httpx.Response]:
+    """Start ``python -m trioquart.cli run TARGET`` on a free port, wait until it answers
+    ``GET /``, send ``signum`` and wait for it to exit. Returns the exit code, stdout, stderr
+    and the response."""
+    port = free_port()
+    out_path, err_path = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    command = [sys.executable, "-m", "trioquart.cli", "run", target, "--port", str(port)]
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        process = await trio.lowlevel.open_process(
+            command, stdout=out, stderr=err, cwd=cwd, env={**os.environ, **(env or {})}
+        )
+    try:
+        response = None
+        with trio.fail_after(15):
+            async with httpx.AsyncClient() as client:
+                while response is None:
+                    if process.poll() is not None:
+                        pytest.fail(
+                            f"the server exited early with {process.returncode}:\n"
+                            + err_path.read_text()
+                        )
+                    try:
+                        response = await client.get(f"http://127.0.0.1:{port}/")
+                    except httpx.TransportError:
+                        await trio.sleep(0.1)
+        process.send_signal(signum)
+        with trio.fail_after(5):
+            returncode = await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            with trio.CancelScope(shield=True):
+                await process.wait()
+    return returncode, out_path.read_text(), err_path.read_text(), response
+
+
+async def test_run_serves_the_example_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
+    returncode, out, err, response = await serve_until_signalled(
+        "examples.hello:app", REPO_ROOT, tmp_path, signal.SIGINT
+    )
+    assert response.status_code == 200
+    assert response.text == "Hello, World!"
+    assert returncode == 0, err
+    port = response.url.port
+    assert f"Serving examples.hello:app on http://127.0.0.1:{port}" in out
+    assert '"GET / 1.1" 200' in out  # the access log goes to stdout
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+async def test_run_shuts_the_app_down_gracefully(tmp_path: Path, signum: int) -> None:
+    """The signal triggers the lifespan shutdown, so ``after_serving`` runs before exit; and a
+    module in the current directory (not a package) can be served."""
+    (tmp_path / "cli_served_app.py").write_text(
+        textwrap.dedent(
+            """
+            import os
+            from pathlib import Path
+
+            from trioquart import TrioQuart
+
+            app = TrioQuart(__name__)
+            marker = Path(os.environ["TRIOQUART_TEST_MARKER"])
+
+
+            @app.before_serving
+            async def started():
+                marker.write_text("started")
+
+
+            @app.after_serving
+            async def stopped():
+                marker.write_text(marker.read_text() + ", stopped")
+
+
+            @app.get("/")
+            async def index():
+                return marker.read_text()
+            """
+        )
+    )
+    marker = tmp_path / "marker.txt"
+    returncode, _, err, response = await serve_until_signalled(
+        "cli_served_app:app",
+        tmp_path,
+        tmp_path,
+        signum,
+        env={"TRIOQUART_TEST_MARKER": str(marker)},
+    )
+    assert response.text == "started"
+    assert returncode == 0, err
+    assert marker.read_text() == "started, stopped"
