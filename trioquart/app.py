@@ -30,13 +30,15 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from . import signals
 from .asgi import asgi_app
 from .config import Config
-from .ctx import AppContext, RequestContext
+from .ctx import AppContext, RequestContext, WebsocketContext, _ConnectionContext
 from .errors import choose, strip_cancelled
-from .globals import _cv_app, _cv_request, request_ctx
+from .globals import _cv_app, _cv_request, _cv_websocket, request_ctx, websocket_ctx
 from .routing import bind_to_request
+from .scaffold import WebsocketScaffoldMixin
 from .sessions import SecureCookieSessionInterface, SessionInterface
 from .wrappers.request import Request
 from .wrappers.response import Response
+from .wrappers.websocket import Websocket, WebsocketDisconnectedError
 
 if TYPE_CHECKING:
     from .asgi.lifespan import ServingNursery
@@ -82,10 +84,13 @@ _default_config = {
     "TEARDOWN_TIMEOUT": 10,
     "BACKGROUND_TASK_SHUTDOWN_TIMEOUT": 5,
     "BODY_BUFFER_CHUNKS": 8,
+    "WEBSOCKET_QUEUE_SIZE": 16,
+    "WEBSOCKET_MAX_MESSAGE_SIZE": 16 * 1024 * 1024,
+    "WEBSOCKET_DRAIN_TIMEOUT": 5,
 }
 
 
-class TrioQuart(App):
+class TrioQuart(WebsocketScaffoldMixin, App):
     """A trio-native ASGI application with Flask's and Quart's API.
 
     ``app = TrioQuart(__name__)``, then routes and hooks as in Flask; serve it with
@@ -94,6 +99,7 @@ class TrioQuart(App):
 
     request_class: type[Request] = Request
     response_class: type[Response] = Response
+    websocket_class: type[Websocket] = Websocket
     config_class = Config
     default_config = ImmutableDict(_default_config)
     #: The session interface; async methods, see :mod:`trioquart.sessions`.
@@ -125,6 +131,7 @@ class TrioQuart(App):
             root_path=root_path,
         )
         self.cli = click.Group(self.name)
+        self._init_websocket_hooks()
         self.before_serving_funcs: list[Callable[[], Awaitable[None]]] = []
         self.after_serving_funcs: list[Callable[[], Awaitable[None]]] = []
         self.while_serving_gens: list[Callable[[], AsyncGenerator[None, None]]] = []
@@ -177,6 +184,9 @@ class TrioQuart(App):
     def request_context(self, request: Request) -> RequestContext:
         return RequestContext(self, request)
 
+    def websocket_context(self, websocket: Websocket) -> WebsocketContext:
+        return WebsocketContext(self, websocket)
+
     def test_request_context(self, path: str = "/", **kwargs: Any) -> RequestContext:
         """A request context for a made-up request, for tests: ``async with
         app.test_request_context("/?a=1", method="POST"): ...``."""
@@ -197,7 +207,7 @@ class TrioQuart(App):
 
         return TestApp(self)
 
-    def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
+    def create_url_adapter(self, request: Request | Websocket | None) -> MapAdapter | None:
         if request is not None:
             if (trusted := self.config["TRUSTED_HOSTS"]) is not None:
                 request.trusted_hosts = trusted
@@ -266,6 +276,7 @@ class TrioQuart(App):
 
         async def in_app_context() -> None:
             _cv_request.set(None)
+            _cv_websocket.set(None)
             async with self.app_context():
                 await runner(*args, **kwargs)
 
@@ -408,10 +419,129 @@ class TrioQuart(App):
         except Exception:
             self.logger.exception("Error in teardown function %r", func)
 
+    # ---- per-websocket dispatch -----------------------------------------------------------
+
+    async def handle_websocket(self, ctx: WebsocketContext) -> Response | None:
+        """Run the websocket's hooks and handler; the result is the response to deny the
+        handshake with (if it was not accepted), or None.
+
+        Errors go through the error handlers as for requests; an unhandled one is logged
+        and becomes a 500 (a 1011 close once accepted).
+        """
+        try:
+            return await self.full_dispatch_websocket(ctx)
+        except Exception as error:
+            return await self.handle_websocket_exception(ctx, error)
+
+    async def full_dispatch_websocket(self, ctx: WebsocketContext) -> Response | None:
+        self._got_first_request = True
+        rv: Any
+        try:
+            await signals.send(signals.websocket_started, self)
+            rv = await self.preprocess_websocket(ctx)
+            if rv is None:
+                rv = await self.dispatch_websocket(ctx)
+        except WebsocketDisconnectedError:
+            rv = None  # the client left while the handler was receiving: a normal end
+        except Exception as error:
+            ctx.handled_error = error
+            rv = await self.handle_user_exception(ctx, error)
+        return await self.finalize_websocket(ctx, rv)
+
+    async def preprocess_websocket(self, ctx: WebsocketContext) -> ResponseReturnValue | None:
+        """The URL value preprocessors, then the ``before_websocket`` functions (app
+        first, then blueprints from the outermost in); a value returned is the response."""
+        websocket = ctx.websocket
+        names = (None, *reversed(websocket.blueprints))
+        for name in names:
+            for url_func in self.url_value_preprocessors.get(name, ()):
+                result = url_func(websocket.endpoint, websocket.view_args)
+                if inspect.isawaitable(result):
+                    await result
+        for name in names:
+            for before_func in self.before_websocket_funcs.get(name, ()):
+                rv = await self.ensure_async(before_func)()
+                if rv is not None:
+                    return cast("ResponseReturnValue", rv)
+        return None
+
+    async def dispatch_websocket(self, ctx: WebsocketContext) -> ResponseReturnValue | None:
+        websocket = ctx.websocket
+        if websocket.routing_exception is not None:
+            raise websocket.routing_exception
+        rule = websocket.url_rule
+        assert rule is not None
+        view = self.view_functions[rule.endpoint]
+        return cast(
+            "ResponseReturnValue | None",
+            await self.ensure_async(view)(**(websocket.view_args or {})),
+        )
+
+    async def finalize_websocket(
+        self,
+        ctx: WebsocketContext,
+        rv: ResponseReturnValue | HTTPException | None,
+        from_error_handler: bool = False,
+    ) -> Response | None:
+        response = await self.make_response(rv) if rv is not None else None
+        try:
+            response = await self.postprocess_websocket(ctx, response)
+            await signals.send(signals.websocket_finished, self, response=response)
+        except Exception:
+            if not from_error_handler:
+                raise
+            self.logger.exception("Finalizing the websocket after an error failed as well")
+        return response
+
+    async def postprocess_websocket(
+        self, ctx: WebsocketContext, response: Response | None
+    ) -> Response | None:
+        """Run the ``after_websocket`` functions, innermost blueprint first, each list in
+        reverse. The session is not saved: a websocket cannot set cookies."""
+        for name in chain(ctx.websocket.blueprints, (None,)):
+            for after_func in reversed(self.after_websocket_funcs.get(name, ())):
+                response = await self.ensure_async(after_func)(response)
+        session = ctx._session
+        if session is not None and getattr(session, "modified", False):
+            self.logger.warning(
+                "The session was changed in websocket %s; the change is lost, because a"
+                " websocket cannot set cookies",
+                ctx.websocket.path,
+            )
+        return response
+
+    async def handle_websocket_exception(
+        self, ctx: WebsocketContext, error: BaseException
+    ) -> Response | None:
+        """An unhandled error in a websocket: logged, then a 500 denial (or a 1011 close
+        once accepted). Propagated instead to the in-process test client when asked."""
+        ctx.unhandled_error = error
+        await signals.send(signals.got_websocket_exception, self, exception=error)
+        if ctx.websocket.scope.get("trioquart.propagate_exceptions") and self.propagate_exceptions:
+            raise error
+        self.log_exception(ctx, error)
+        server_error = InternalServerError(
+            original_exception=error if isinstance(error, Exception) else None
+        )
+        handler = self._find_error_handler(server_error, ctx.websocket.blueprints)
+        rv: Any = server_error
+        if handler is not None:
+            rv = await self.ensure_async(handler)(server_error)
+        return await self.finalize_websocket(ctx, rv, from_error_handler=True)
+
+    async def do_teardown_websocket(self, exc: BaseException | None) -> None:
+        """Run the ``teardown_websocket`` functions, innermost blueprint first (blueprint
+        ones included). Each runs even if an earlier one failed."""
+        ctx = websocket_ctx._get_current_object()  # type: ignore[attr-defined]
+        for name in chain(ctx.websocket.blueprints, (None,)):
+            for func in reversed(self.teardown_websocket_funcs.get(name, ())):
+                await self._run_teardown(func, exc)
+        await signals.send(signals.websocket_tearing_down, self, exc=exc)
+
     # ---- errors -------------------------------------------------------------------------
 
-    def _has_handler(self, ctx: RequestContext | None) -> Callable[[BaseException], bool]:
-        blueprints = ctx.request.blueprints if ctx is not None else []
+    def _has_handler(self, ctx: _ConnectionContext | None) -> Callable[[BaseException], bool]:
+        blueprints = ctx.connection.blueprints if ctx is not None else []
 
         def has_handler(error: BaseException) -> bool:
             if not isinstance(error, Exception):
@@ -420,7 +550,7 @@ class TrioQuart(App):
 
         return has_handler
 
-    def unwrap_error(self, ctx: RequestContext | None, error: BaseException) -> BaseException:
+    def unwrap_error(self, ctx: _ConnectionContext | None, error: BaseException) -> BaseException:
         """The one error that ``error`` stands for (see :mod:`trioquart.errors`)."""
         stripped = strip_cancelled(error)
         if stripped is None:
@@ -428,7 +558,7 @@ class TrioQuart(App):
         return choose(stripped, self._has_handler(ctx))
 
     async def handle_user_exception(
-        self, ctx: RequestContext, error: Exception
+        self, ctx: _ConnectionContext, error: Exception
     ) -> HTTPException | ResponseReturnValue:
         """Find and run the error handler for ``error``; re-raise it if there is none."""
         chosen = self.unwrap_error(ctx, error)
@@ -440,17 +570,17 @@ class TrioQuart(App):
             chosen.show_exception = True
         if isinstance(chosen, HTTPException) and not self.trap_http_exception(chosen):
             return await self.handle_http_exception(ctx, chosen)
-        handler = self._find_error_handler(chosen, ctx.request.blueprints)
+        handler = self._find_error_handler(chosen, ctx.connection.blueprints)
         if handler is None:
             raise chosen
         return cast("ResponseReturnValue", await self.ensure_async(handler)(chosen))
 
     async def handle_http_exception(
-        self, ctx: RequestContext, error: HTTPException
+        self, ctx: _ConnectionContext, error: HTTPException
     ) -> HTTPException | ResponseReturnValue:
         if error.code is None or isinstance(error, RoutingException):
             return error
-        handler = self._find_error_handler(error, ctx.request.blueprints)
+        handler = self._find_error_handler(error, ctx.connection.blueprints)
         if handler is None:
             return error
         return cast("ResponseReturnValue", await self.ensure_async(handler)(error))
@@ -475,8 +605,13 @@ class TrioQuart(App):
             rv = await self.ensure_async(handler)(server_error)
         return await self.finalize_request(ctx, rv, from_error_handler=True)
 
-    def log_exception(self, ctx: RequestContext | None, error: BaseException) -> None:
-        where = f"{ctx.request.method} {ctx.request.path}" if ctx is not None else "the app"
+    def log_exception(self, ctx: _ConnectionContext | None, error: BaseException) -> None:
+        if ctx is None:
+            where = "the app"
+        elif isinstance(ctx, WebsocketContext):
+            where = f"websocket {ctx.websocket.path}"
+        else:
+            where = f"{ctx.connection.method} {ctx.connection.path}"
         self.logger.error("Exception on %s", where, exc_info=error)
 
     # ---- responses ----------------------------------------------------------------------
@@ -558,10 +693,10 @@ class TrioQuart(App):
         **values: Any,
     ) -> str:
         """Build the URL for ``endpoint`` (``.name`` is relative to the current blueprint)."""
-        req_ctx = _cv_request.get()
+        req_ctx: _ConnectionContext | None = _cv_request.get() or _cv_websocket.get()
         if req_ctx is not None:
             url_adapter = req_ctx.url_adapter
-            blueprint_name = req_ctx.request.blueprint
+            blueprint_name = req_ctx.connection.blueprint
             if endpoint[:1] == ".":
                 endpoint = f"{blueprint_name}{endpoint}" if blueprint_name else endpoint[1:]
             if _external is None:

@@ -11,15 +11,15 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from contextvars import Token
+from contextvars import ContextVar, Token
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Self, TypeVar
 
 import trio
 from werkzeug.exceptions import HTTPException
 
 from . import signals
-from .globals import _cv_app, _cv_request
+from .globals import _cv_app, _cv_request, _cv_websocket
 
 if TYPE_CHECKING:
     from flask.sessions import SessionMixin
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .app import TrioQuart
     from .wrappers.request import Request
     from .wrappers.response import Response
+    from .wrappers.websocket import Websocket
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -117,49 +118,56 @@ class AppContext:
         await self.pop(exc)
 
 
-class RequestContext:
-    """The request context: ``request``, ``session`` and the matched URL rule.
+class _ConnectionContext:
+    """What the request and websocket contexts share: the connection, its session and
+    its matched URL rule. Pushing one also pushes an application context if none is
+    active for this app."""
 
-    Pushing it also pushes an application context if none is active for this app.
-    """
+    _cv: ContextVar[Any]
+    _teardown_label: str
 
     def __init__(
-        self, app: TrioQuart, request: Request, session: SessionMixin | None = None
+        self,
+        app: TrioQuart,
+        connection: Request | Websocket,
+        session: SessionMixin | None = None,
     ) -> None:
         self.app = app
-        self.request = request
-        #: The error that reached ``handle_exception`` (a 500); teardown functions get it.
+        self.connection = connection
+        #: The error that reached the app's unhandled-error path (a 500 or a 1011);
+        #: teardown functions get it.
         self.unhandled_error: BaseException | None = None
-        self.url_adapter: MapAdapter | None
-        try:
-            self.url_adapter = app.create_url_adapter(request)
-        except HTTPException as error:  # an untrusted Host header, say
-            self.url_adapter = None
-            request.routing_exception = error
+        #: An error that an error handler (or an HTTPException's own response) answered.
+        self.handled_error: BaseException | None = None
         self.flashes: list[tuple[str, str]] | None = None
         self._session = session
-        self._after_request_functions: list[Callable[[Response], Awaitable[Response]]] = []
-        self._tokens: list[tuple[Token[RequestContext | None], AppContext | None]] = []
+        self._tokens: list[tuple[Token[Any], AppContext | None]] = []
+        self.url_adapter: MapAdapter | None
+        try:
+            self.url_adapter = app.create_url_adapter(connection)
+        except HTTPException as error:  # an untrusted Host header, say
+            self.url_adapter = None
+            connection.routing_exception = error
 
     @property
     def session(self) -> SessionMixin:
         """The session; reading it marks it accessed, so the response varies on Cookie."""
         session = self._session
         if session is None:
-            raise RuntimeError("The session is opened when the request context is pushed.")
+            raise RuntimeError("The session is opened when the context is pushed.")
         session.accessed = True
         return session
 
     def match_request(self) -> None:
-        """Match the request against the URL map; a failure is kept for dispatch to raise."""
+        """Match against the URL map; a failure is kept for dispatch to raise."""
         assert self.url_adapter is not None
         try:
             rule, view_args = self.url_adapter.match(return_rule=True)
         except HTTPException as error:
-            self.request.routing_exception = error
+            self.connection.routing_exception = error
         else:
-            self.request.url_rule = rule
-            self.request.view_args = view_args  # type: ignore[assignment]
+            self.connection.url_rule = rule
+            self.connection.view_args = view_args  # type: ignore[assignment]
 
     async def push(self) -> None:
         app_ctx = _cv_app.get()
@@ -167,34 +175,36 @@ class RequestContext:
         if app_ctx is None or app_ctx.app is not self.app:
             new_app_ctx = self.app.app_context()
             await new_app_ctx.push()
-        self._tokens.append((_cv_request.set(self), new_app_ctx))
+        self._tokens.append((self._cv.set(self), new_app_ctx))
         if self._session is None:
             interface = self.app.session_interface
-            self._session = await interface.open_session(self.app, self.request)
+            self._session = await interface.open_session(self.app, self.connection)  # type: ignore[arg-type]
             if self._session is None:
                 self._session = interface.make_null_session(self.app)  # type: ignore[arg-type]
         if self.url_adapter is not None:
             self.match_request()
+
+    async def _teardown(self, exc: BaseException | None) -> None:
+        raise TypeError("subclasses define their teardown")
 
     async def pop(self, exc: BaseException | None = _sentinel) -> None:
         try:
             if len(self._tokens) == 1:
                 if exc is _sentinel:
                     exc = None
-                with _Shielded(self.app.config["TEARDOWN_TIMEOUT"], "teardown_request"):
-                    await self.app.do_teardown_request(exc)
-                await self.request.close()
+                with _Shielded(self.app.config["TEARDOWN_TIMEOUT"], self._teardown_label):
+                    await self._teardown(exc)
         finally:
             token, app_ctx = self._tokens.pop()
-            _cv_request.reset(token)
+            self._cv.reset(token)
             if app_ctx is not None:
                 await app_ctx.pop(exc)
 
-    def copy(self) -> RequestContext:
-        """A new context for the same request and session (used by the copy decorators)."""
-        return self.__class__(self.app, self.request, self._session)
+    def copy(self) -> Self:
+        """A new context for the same connection and session (for the copy decorators)."""
+        return self.__class__(self.app, self.connection, self._session)
 
-    async def __aenter__(self) -> RequestContext:
+    async def __aenter__(self) -> Self:
         await self.push()
         return self
 
@@ -205,6 +215,41 @@ class RequestContext:
         tb: TracebackType | None,
     ) -> None:
         await self.pop(exc)
+
+
+class RequestContext(_ConnectionContext):
+    """The request context: ``request``, ``session`` and the matched URL rule."""
+
+    _cv = _cv_request
+    _teardown_label = "teardown_request"
+
+    def __init__(
+        self, app: TrioQuart, request: Request, session: SessionMixin | None = None
+    ) -> None:
+        super().__init__(app, request, session)
+        self.request = request
+        self._after_request_functions: list[Callable[[Response], Awaitable[Response]]] = []
+
+    async def _teardown(self, exc: BaseException | None) -> None:
+        await self.app.do_teardown_request(exc)
+        await self.request.close()
+
+
+class WebsocketContext(_ConnectionContext):
+    """The websocket context: ``websocket``, the (read-only) ``session`` and the matched
+    websocket rule."""
+
+    _cv = _cv_websocket
+    _teardown_label = "teardown_websocket"
+
+    def __init__(
+        self, app: TrioQuart, websocket: Websocket, session: SessionMixin | None = None
+    ) -> None:
+        super().__init__(app, websocket, session)
+        self.websocket = websocket
+
+    async def _teardown(self, exc: BaseException | None) -> None:
+        await self.app.do_teardown_websocket(exc)
 
 
 def after_this_request(func: Callable[[Response], Any]) -> Callable[[Response], Any]:
@@ -256,6 +301,28 @@ def copy_current_request_context(func: Callable[P, Awaitable[R]]) -> Callable[P,
     @functools.wraps(func)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         async with request_ctx:
+            return await func(*args, **kwargs)
+
+    return wrapper
+
+
+def has_websocket_context() -> bool:
+    """Whether a websocket context is active in this task."""
+    return _cv_websocket.get() is not None
+
+
+def copy_current_websocket_context(
+    func: Callable[P, Awaitable[R]],
+) -> Callable[P, Awaitable[R]]:
+    """Wrap ``func`` so it runs inside a copy of the current websocket context."""
+    ctx = _cv_websocket.get()
+    if ctx is None:
+        raise RuntimeError("copy_current_websocket_context needs an active websocket context.")
+    websocket_ctx = ctx.copy()
+
+    @functools.wraps(func)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        async with websocket_ctx:
             return await func(*args, **kwargs)
 
     return wrapper

@@ -66,3 +66,10 @@ def choose(error: BaseException, has_handler: Callable[[BaseException], bool]) -
                 )
             return member
     return error
+
+
+def holds_interrupt(error: BaseException) -> bool:
+    """Whether ``error`` is, or holds, a ``KeyboardInterrupt`` (which belongs to the server)."""
+    if isinstance(error, BaseExceptionGroup):
+        return error.subgroup(KeyboardInterrupt) is not None
+    return isinstance(error, KeyboardInterrupt)

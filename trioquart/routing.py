@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from werkzeug.routing import Map, MapAdapter
 
 if TYPE_CHECKING:
-    from .wrappers.request import Request
+    from werkzeug.sansio.request import Request
 
 _DEFAULT_PORTS = {"http": ":80", "ws": ":80", "https": ":443", "wss": ":443"}
 

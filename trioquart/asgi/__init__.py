@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from ..errors import strip_cancelled
+from ..errors import holds_interrupt, strip_cancelled
+from ..wrappers.websocket import WebsocketState
 from .http import HTTPConnection
 from .lifespan import serve_lifespan
+from .websocket import WebsocketConnection
 
 if TYPE_CHECKING:
     from ..app import TrioQuart
@@ -32,10 +34,7 @@ async def asgi_app(app: TrioQuart, scope: Scope, receive: ASGIReceive, send: ASG
     elif kind == "lifespan":
         await serve_lifespan(app, scope, receive, send)
     elif kind == "websocket":
-        # Websocket routing arrives with the websocket layer; until then refuse the
-        # handshake (servers answer a close before accept with 403).
-        logger.error("Refused a websocket to %s: websockets are not served yet", scope["path"])
-        await send({"type": "websocket.close", "code": 1000})
+        await serve_websocket(app, scope, receive, send)
     else:
         raise RuntimeError(f"Unknown ASGI scope type {kind!r}")
 
@@ -45,9 +44,7 @@ def _must_escape(error: BaseException) -> bool:
     if isinstance(error, trio.Cancelled | KeyboardInterrupt):
         return True
     if isinstance(error, BaseExceptionGroup):
-        if strip_cancelled(error) is None:
-            return True
-        return error.subgroup(KeyboardInterrupt) is not None
+        return strip_cancelled(error) is None or holds_interrupt(error)
     return False
 
 
@@ -77,3 +74,20 @@ async def serve_http(app: TrioQuart, scope: Scope, receive: ASGIReceive, send: A
                         "more_body": False,
                     }
                 )
+
+
+async def serve_websocket(
+    app: TrioQuart, scope: Scope, receive: ASGIReceive, send: ASGISend
+) -> None:
+    connection = WebsocketConnection(app, scope, receive, send)
+    try:
+        await connection.run()
+    except BaseException as error:
+        if _must_escape(error) or (connection.propagate and isinstance(error, Exception)):
+            raise
+        logger.error("Unhandled error serving websocket %s", scope["path"], exc_info=error)
+        with trio.CancelScope(shield=True):
+            if connection.state is WebsocketState.CONNECTING:
+                await connection.deny(app.response_class("Internal Server Error", status=500))
+            elif connection.state is WebsocketState.ACCEPTED:
+                await connection.close(1011, "Internal Server Error")

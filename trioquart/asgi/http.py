@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import trio
 from werkzeug.datastructures import Headers
 
-from ..errors import strip_cancelled
+from ..errors import holds_interrupt, strip_cancelled
 
 if TYPE_CHECKING:
     from ..app import TrioQuart
@@ -106,7 +106,7 @@ class HTTPConnection:
         streaming body, a ``BaseException`` from the handler, or (in tests) an error to
         propagate. Cancellations and interrupts belong to the server and go on up."""
         error = strip_cancelled(group)
-        if error is None or _holds_interrupt(error):
+        if error is None or holds_interrupt(error):
             raise group
         app = self.app
         if self.response_started:
@@ -196,9 +196,3 @@ class HTTPConnection:
         with trio.CancelScope(shield=True):
             await self.send({"type": "http.response.body", "body": body or b"", "more_body": False})
         self.response_complete = True
-
-
-def _holds_interrupt(error: BaseException) -> bool:
-    if isinstance(error, BaseExceptionGroup):
-        return error.subgroup(KeyboardInterrupt) is not None
-    return isinstance(error, KeyboardInterrupt)

@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 from .app import LifespanError, TestApp
-from .client import TestClient, TestResponseIncomplete
+from .client import IncompleteResponseError, TestClient, TestHTTPConnection
+from .websocket import TestWebsocketConnection, WebsocketDisconnectError, WebsocketResponseError
 
-__all__ = ["LifespanError", "TestApp", "TestClient", "TestResponseIncomplete"]
+__all__ = [
+    "IncompleteResponseError",
+    "LifespanError",
+    "TestApp",
+    "TestClient",
+    "TestHTTPConnection",
+    "TestWebsocketConnection",
+    "WebsocketDisconnectError",
+    "WebsocketResponseError",
+]

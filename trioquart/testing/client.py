@@ -17,8 +17,10 @@ from urllib.parse import urljoin, urlsplit
 import trio
 from werkzeug.datastructures import Headers
 
+from ..asgi.websocket import DENIAL_EXTENSION
 from ..errors import strip_cancelled
 from .utils import _no_json, encode_request, make_scope
+from .websocket import TestWebsocketConnection
 
 if TYPE_CHECKING:
     from ..app import TrioQuart
@@ -307,6 +309,64 @@ class TestClient:
                 # already sent its disconnect, which the app ignores as a no-op.
                 if not connection._complete:
                     await connection.disconnect()
+        except BaseExceptionGroup as group:
+            error = strip_cancelled(group)
+            if error is not None and not isinstance(error, BaseExceptionGroup):
+                raise error from None
+            raise
+
+    @asynccontextmanager
+    async def websocket(
+        self,
+        path: str,
+        *,
+        headers: Headers | Mapping[str, str] | None = None,
+        query_string: Any = None,
+        subprotocols: list[str] | None = None,
+        auth: tuple[str, str] | Any = None,
+        scheme: str = "ws",
+        root_path: str = "",
+        http_version: str = "1.1",
+        scope_base: Mapping[str, Any] | None = None,
+        subdomain: str | None = None,
+    ) -> AsyncIterator[TestWebsocketConnection]:
+        """An in-process websocket: the handshake happens on entering the block, and a
+        denial raises :class:`WebsocketResponseError` there."""
+        path, query, request_headers, _ = encode_request(
+            self.app,
+            path,
+            headers=headers,
+            query_string=query_string,
+            auth=auth,
+            subdomain=subdomain,
+        )
+        if subprotocols:
+            request_headers["Sec-WebSocket-Protocol"] = ", ".join(subprotocols)
+        if self.cookie_jar is not None and "Cookie" not in request_headers:
+            cookie = self.cookie_jar.header_for(path)
+            if cookie is not None:
+                request_headers["Cookie"] = cookie
+        base = {"subprotocols": list(subprotocols or []), "extensions": {DENIAL_EXTENSION: {}}}
+        base.update(scope_base or {})
+        scope = make_scope(
+            "websocket",
+            "GET",
+            scheme,
+            path,
+            query,
+            request_headers,
+            root_path=root_path,
+            http_version=http_version,
+            scope_base=base,
+        )
+        del scope["method"]
+        connection = TestWebsocketConnection(self.app, scope)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(connection._run)
+                await connection._handshake()
+                yield connection
+                await connection.close()
         except BaseExceptionGroup as group:
             error = strip_cancelled(group)
             if error is not None and not isinstance(error, BaseExceptionGroup):

@@ -19,10 +19,9 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, RequestTimeou
 from werkzeug.sansio.request import Request as SansIORequest
 
 from ..formparser import FormDataParser
+from .base import ConnectionMixin
 
 if TYPE_CHECKING:
-    from werkzeug.routing import Rule
-
     from ..typing import Scope
 
 
@@ -112,7 +111,7 @@ class Body:
         return self.read().__await__()
 
 
-class Request(SansIORequest):
+class Request(ConnectionMixin, SansIORequest):
     """An HTTP request, as ``request`` in a handler.
 
     werkzeug provides the parsed headers, URL parts, args, cookies and the rest; this class
@@ -127,10 +126,6 @@ class Request(SansIORequest):
     max_form_parts: int | None = 1_000
     #: ``BODY_TIMEOUT``: how long body reads wait before answering 408.
     body_timeout: float | None = None
-
-    url_rule: Rule | None = None
-    view_args: dict[str, Any] | None = None
-    routing_exception: Exception | None = None
 
     def __init__(
         self,
@@ -153,37 +148,8 @@ class Request(SansIORequest):
         self.scope: Scope = scope if scope is not None else {}
         self.http_version = http_version
         self.body = Body(self, chunks)
-        self._nursery: trio.Nursery | None = None
         self._form: tuple[MultiDict[str, str], MultiDict[str, FileStorage]] | None = None
         self._json: dict[bool, Any] = {}
-
-    @property
-    def nursery(self) -> trio.Nursery:
-        """This request's own nursery: tasks started here see the request context, and are
-        cancelled when the response is complete or the client disconnects."""
-        if self._nursery is None:
-            raise RuntimeError("This request is not being served, so it has no nursery.")
-        return self._nursery
-
-    @property
-    def endpoint(self) -> str | None:
-        return self.url_rule.endpoint if self.url_rule is not None else None
-
-    @property
-    def blueprint(self) -> str | None:
-        endpoint = self.endpoint
-        if endpoint is not None and "." in endpoint:
-            return endpoint.rpartition(".")[0]
-        return None
-
-    @property
-    def blueprints(self) -> list[str]:
-        """The current blueprint and its parents, innermost first."""
-        name = self.blueprint
-        if name is None:
-            return []
-        parts = name.split(".")
-        return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
 
     async def get_data(
         self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False

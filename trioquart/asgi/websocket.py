@@ -1,0 +1,309 @@
+"""One websocket on the wire: the handshake decision, the messages, the close.
+
+The connection moves through :class:`~trioquart.wrappers.websocket.WebsocketState`:
+
+- ``CONNECTING``: the app decides. ``accept()`` (explicit, or implied by the first
+  ``send``/``receive``) sends the 101 and moves to ``ACCEPTED``. Any response instead
+  (returned, or from ``abort``/an error) *denies* the handshake and moves to ``DENIED``:
+  with the ASGI ``websocket.http.response`` extension (Hypercorn has it) the client gets
+  that response's status, headers and body; without it the connection is closed, which
+  servers answer with 403. A handler that returns None without accepting is denied with a
+  403 the same way.
+- ``ACCEPTED``: messages flow. Returning closes with 1000; an unhandled error with 1011
+  (logged); an HTTP error raised after accept (``abort(403)``, or a handled error whose
+  response is a 4xx) closes with 4000 + its status (4403), a 5xx with 1011.
+- ``CLOSED``: either side closed. Hypercorn sends the disconnect once and then blocks
+  forever, and drops sends after close, so the disconnect is remembered and nothing is
+  received again.
+
+Messages from the client wait in a bounded channel (``WEBSOCKET_QUEUE_SIZE``): when the
+handler falls behind, the server stops reading and TCP slows the client down. When the
+client goes away, the handler and the tasks in the websocket's nursery are cancelled; if
+messages the client sent are still queued, the handler first gets up to
+``WEBSOCKET_DRAIN_TIMEOUT`` seconds to read them.
+"""
+
+from __future__ import annotations
+
+import math
+from http import HTTPStatus
+from typing import TYPE_CHECKING
+
+import trio
+from werkzeug.datastructures import Headers
+
+from ..errors import holds_interrupt, strip_cancelled
+from ..wrappers.websocket import WebsocketDisconnectedError, WebsocketState
+
+if TYPE_CHECKING:
+    from ..app import TrioQuart
+    from ..ctx import WebsocketContext
+    from ..typing import ASGIReceive, ASGISend, Scope
+    from ..wrappers.response import Response
+    from ..wrappers.websocket import Websocket
+
+DENIAL_EXTENSION = "websocket.http.response"
+
+
+def close_code_for(response: Response) -> tuple[int, str]:
+    """The close code and reason for an HTTP error that happened after accept."""
+    status = response.status_code
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    if status >= 500 or status < 400:
+        return 1011, phrase
+    return 4000 + status, phrase
+
+
+class WebsocketConnection:
+    """Serve one ASGI ``websocket`` scope with ``app``."""
+
+    def __init__(self, app: TrioQuart, scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
+        self.app = app
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+        self.state = WebsocketState.CONNECTING
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self.accepted_subprotocol: str | None = None
+        self.propagate = bool(scope.get("trioquart.propagate_exceptions"))
+        self.client_gone = False
+        self._inbox_in, self._inbox = trio.open_memory_channel[str | bytes](
+            app.config["WEBSOCKET_QUEUE_SIZE"]
+        )
+        self._drained = trio.Event()
+        self._accept_lock = trio.Lock()
+        self._nursery: trio.Nursery | None = None
+        self._websocket: Websocket | None = None
+
+    def build_websocket(self) -> Websocket:
+        scope = self.scope
+        headers = Headers(
+            [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]]
+        )
+        root_path = scope.get("root_path", "")
+        path = scope["path"]
+        if root_path and path.startswith(root_path):
+            path = path[len(root_path) :] or "/"
+        server = scope.get("server")
+        client = scope.get("client")
+        return self.app.websocket_class(
+            "GET",
+            scope.get("scheme", "ws"),
+            (server[0], server[1]) if server else None,
+            root_path,
+            path,
+            scope.get("query_string", b""),
+            headers,
+            client[0] if client else None,
+            channel=self,
+            subprotocols=scope.get("subprotocols", ()),
+            scope=scope,
+            http_version=scope.get("http_version", "1.1"),
+        )
+
+    # ---- the connection's life ----------------------------------------------------------
+
+    async def run(self) -> None:
+        app = self.app
+        websocket = self._websocket = self.build_websocket()
+        ctx = app.websocket_context(websocket)
+        await ctx.push()
+        try:
+            try:
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    websocket._nursery = nursery
+                    nursery.start_soon(self.receive_messages)
+                    response = await app.handle_websocket(ctx)
+                    await self.finish(ctx, response)
+                    nursery.cancel_scope.cancel()
+            except BaseExceptionGroup as group:
+                await self.handle_error_group(ctx, group)
+        finally:
+            await ctx.pop(ctx.unhandled_error)
+
+    async def finish(self, ctx: WebsocketContext, response: Response | None) -> None:
+        """End the websocket as the handler's outcome says (see the module docstring)."""
+        if self.state is WebsocketState.CONNECTING:
+            await self.deny(
+                response if response is not None else self.app.response_class(status=403)
+            )
+        elif self.state is WebsocketState.ACCEPTED:
+            code, reason = 1000, ""
+            if ctx.unhandled_error is not None:
+                code, reason = 1011, "Internal Server Error"
+            elif ctx.handled_error is not None and response is not None:
+                code, reason = close_code_for(response)
+            await self.close(code, reason)
+
+    async def handle_error_group(self, ctx: WebsocketContext, group: BaseExceptionGroup) -> None:
+        """An error ended the websocket's nursery (from a task the handler started, or a
+        ``BaseException``): handled as an error in the handler would be."""
+        error = strip_cancelled(group)
+        if error is None or holds_interrupt(error):
+            raise group
+        app = self.app
+        if isinstance(error, WebsocketDisconnectedError):
+            return
+        if isinstance(error, Exception):
+            try:
+                ctx.handled_error = error
+                rv = await app.handle_user_exception(ctx, error)
+                response = await app.finalize_websocket(ctx, rv)
+            except Exception as unhandled:
+                response = await app.handle_websocket_exception(ctx, unhandled)
+        else:
+            response = await app.handle_websocket_exception(ctx, error)
+        await self.finish(ctx, response)
+
+    async def receive_messages(self) -> None:
+        """Move client messages into the bounded inbox until the disconnect."""
+        limit = self.app.config["WEBSOCKET_MAX_MESSAGE_SIZE"]
+        async with self._inbox_in:
+            while True:
+                message = await self._receive()
+                kind = message["type"]
+                if kind == "websocket.receive":
+                    data = message.get("bytes")
+                    if data is None:
+                        data = message.get("text") or ""
+                    if limit is not None and len(data) > limit:
+                        await self._too_big(len(data), limit)
+                        return
+                    await self._inbox_in.send(data)
+                elif kind == "websocket.disconnect":
+                    break
+        await self._on_disconnect(message.get("code", 1005), message.get("reason") or "")
+
+    async def _too_big(self, size: int, limit: int) -> None:
+        self.app.logger.warning(
+            "Closed websocket %s with 1009: a message of %d bytes is over"
+            " WEBSOCKET_MAX_MESSAGE_SIZE (%d)",
+            self.scope["path"],
+            size,
+            limit,
+        )
+        await self.close(1009, "Message too big")
+        self.client_gone = True
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+
+    async def _on_disconnect(self, code: int, reason: str) -> None:
+        if self.state in (WebsocketState.CLOSED, WebsocketState.DENIED):
+            return  # the app ended it first; its own close code stands
+        self.state = WebsocketState.CLOSED
+        self.close_code, self.close_reason = code, reason
+        self.client_gone = True
+        if self._inbox.statistics().current_buffer_used:
+            # Give the handler time to read what the client sent before it left.
+            with trio.move_on_after(self.app.config["WEBSOCKET_DRAIN_TIMEOUT"] or 0):
+                await self._drained.wait()
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+
+    # ---- the channel the Websocket object uses ------------------------------------------
+
+    async def accept(self, headers: Headers | None, subprotocol: str | None) -> None:
+        async with self._accept_lock:
+            if self.state is WebsocketState.ACCEPTED:
+                return
+            if self.state is not WebsocketState.CONNECTING:
+                raise WebsocketDisconnectedError(self.close_code, self.close_reason)
+            offered = self.scope.get("subprotocols") or []
+            if subprotocol is not None and subprotocol not in offered:
+                raise ValueError(
+                    f"Cannot accept subprotocol {subprotocol!r}: the client offered {offered}."
+                )
+            raw_headers = [
+                (name.lower().encode("latin-1"), value.encode("latin-1"))
+                for name, value in (headers or Headers()).items()
+            ]
+            await self._send(
+                {"type": "websocket.accept", "subprotocol": subprotocol, "headers": raw_headers}
+            )
+            self.state = WebsocketState.ACCEPTED
+            self.accepted_subprotocol = subprotocol
+
+    async def receive(self) -> str | bytes:
+        if self.state is WebsocketState.CONNECTING:
+            await self.accept(None, None)
+        if self.state is WebsocketState.DENIED:
+            raise WebsocketDisconnectedError(self.close_code, self.close_reason)
+        try:
+            data = await self._inbox.receive()
+        except trio.EndOfChannel:
+            raise WebsocketDisconnectedError(self.close_code, self.close_reason) from None
+        if self.client_gone and not self._inbox.statistics().current_buffer_used:
+            self._drained.set()
+        return data
+
+    async def send(self, data: str | bytes) -> None:
+        if self.state is WebsocketState.CONNECTING:
+            await self.accept(None, None)
+        if self.state is not WebsocketState.ACCEPTED:
+            raise WebsocketDisconnectedError(self.close_code, self.close_reason)
+        if isinstance(data, str):
+            await self._send({"type": "websocket.send", "text": data})
+        elif isinstance(data, bytes | bytearray | memoryview):
+            await self._send({"type": "websocket.send", "bytes": bytes(data)})
+        else:
+            raise TypeError(f"A websocket sends str or bytes, not {type(data).__name__}.")
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.state is WebsocketState.ACCEPTED:
+            self.state = WebsocketState.CLOSED
+        elif self.state is WebsocketState.CONNECTING:
+            self.state = WebsocketState.DENIED  # a close before accept refuses the handshake
+        else:
+            return
+        self.close_code, self.close_reason = code, reason
+        with trio.CancelScope(shield=True):
+            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+    async def deny(self, response: Response) -> None:
+        """Answer the handshake with ``response`` instead of accepting it."""
+        self.state = WebsocketState.DENIED
+        if DENIAL_EXTENSION not in self.scope.get("extensions", {}):
+            self.app.logger.warning(
+                "Websocket %s was denied with %s, but the server does not offer the %s"
+                " extension: the connection was closed instead",
+                self.scope["path"],
+                response.status,
+                DENIAL_EXTENSION,
+            )
+            with trio.CancelScope(shield=True):
+                await self._send({"type": "websocket.close", "code": 1000})
+            return
+        await self._send(
+            {
+                "type": "websocket.http.response.start",
+                "status": response.status_code,
+                "headers": [
+                    (name.lower().encode("latin-1"), value.encode("latin-1"))
+                    for name, value in response.headers.items()
+                ],
+            }
+        )
+        body = b""
+        if response.is_streamed:
+            timeout = self.app.config["RESPONSE_TIMEOUT"]
+            with trio.move_on_after(timeout if timeout is not None else math.inf):
+                async for chunk in response.iter_body():
+                    if chunk:
+                        await self._send(
+                            {
+                                "type": "websocket.http.response.body",
+                                "body": chunk,
+                                "more_body": True,
+                            }
+                        )
+        else:
+            body = await response.get_data()
+        with trio.CancelScope(shield=True):
+            await self._send(
+                {"type": "websocket.http.response.body", "body": body, "more_body": False}
+            )

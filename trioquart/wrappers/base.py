@@ -1,0 +1,49 @@
+"""What a request and a websocket share: the matched route and the connection's nursery."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+if TYPE_CHECKING:
+    from werkzeug.routing import Rule
+
+
+class ConnectionMixin:
+    """Routing results and the nursery, for :class:`Request` and :class:`Websocket`."""
+
+    url_rule: Rule | None = None
+    view_args: dict[str, Any] | None = None
+    routing_exception: Exception | None = None
+    _nursery: trio.Nursery | None = None
+
+    @property
+    def nursery(self) -> trio.Nursery:
+        """This connection's own nursery: tasks started here see its context and are
+        cancelled when the connection ends (the response is complete, the websocket closes,
+        or the client goes away)."""
+        if self._nursery is None:
+            raise RuntimeError("This connection is not being served, so it has no nursery.")
+        return self._nursery
+
+    @property
+    def endpoint(self) -> str | None:
+        return self.url_rule.endpoint if self.url_rule is not None else None
+
+    @property
+    def blueprint(self) -> str | None:
+        """The (dotted) name of the blueprint of the matched endpoint, if any."""
+        endpoint = self.endpoint
+        if endpoint is not None and "." in endpoint:
+            return endpoint.rpartition(".")[0]
+        return None
+
+    @property
+    def blueprints(self) -> list[str]:
+        """The current blueprint and its parents, innermost first."""
+        name = self.blueprint
+        if name is None:
+            return []
+        parts = name.split(".")
+        return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
