@@ -678,6 +678,10 @@ class TrioQuart(WebsocketScaffoldMixin, App):
             if isinstance(inner, self.response_class):
                 return inner
             return self.response_class(inner.get_data(), status=inner.status, headers=inner.headers)
+        if type(error).get_response is not HTTPException.get_response:
+            # The subclass builds its own response (a redirect's Location, say).
+            inner = error.get_response()
+            return self.response_class(inner.get_data(), status=inner.status, headers=inner.headers)
         return self.response_class(error.get_body(), error.code, error.get_headers())
 
     # ---- URL building ---------------------------------------------------------------------

@@ -17,6 +17,8 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.formparser import MultiPartParser
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
+_PIECE = 64 * 1024
+
 FormData = tuple[MultiDict[str, str], MultiDict[str, FileStorage]]
 
 
@@ -130,8 +132,12 @@ class FormDataParser:
 
         try:
             async for chunk in chunks:
-                if not ended:
-                    feed(chunk)
+                # werkzeug's decoder holds back at most one piece while it looks for a
+                # boundary, and counts that against max_form_memory_size: feed it pieces
+                # of the size its own parser uses.
+                for start in range(0, len(chunk), _PIECE):
+                    if not ended:
+                        feed(chunk[start : start + _PIECE])
             if not ended:
                 feed(None)
         except BaseException:

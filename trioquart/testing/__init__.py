@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from .app import LifespanError, TestApp
 from .client import IncompleteResponseError, TestClient, TestHTTPConnection
+from .server import LiveServer, serve_app
 from .websocket import TestWebsocketConnection, WebsocketDisconnectError, WebsocketResponseError
 
 __all__ = [
     "IncompleteResponseError",
     "LifespanError",
+    "LiveServer",
     "TestApp",
     "TestClient",
     "TestHTTPConnection",
     "TestWebsocketConnection",
     "WebsocketDisconnectError",
     "WebsocketResponseError",
+    "serve_app",
 ]

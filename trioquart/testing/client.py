@@ -138,7 +138,7 @@ class TestHTTPConnection:
         while chunk := await self.receive():
             parts.append(chunk)
         assert self.status_code is not None and self.headers is not None
-        return self.app.response_class(b"".join(parts), self.status_code, self.headers)
+        return received_response(self.app, b"".join(parts), self.status_code, self.headers)
 
     async def _run(self) -> None:
         await self.app(self.scope, self._receive, self._send)
@@ -147,6 +147,14 @@ class TestHTTPConnection:
 
 def _decode_headers(raw: list[tuple[bytes, bytes]]) -> Headers:
     return Headers([(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw])
+
+
+def received_response(app: TrioQuart, body: bytes, status: int, headers: Headers) -> Response:
+    """A response as the client received it: headers exactly as sent (a HEAD response keeps
+    its Content-Length although no body came)."""
+    response = app.response_class(body, status)
+    response.headers = headers
+    return response
 
 
 class TestClient:
@@ -174,13 +182,15 @@ class TestClient:
         if self.cookie_jar is not None:
             self.cookie_jar.delete(key, path)
 
-    def _build(self, path: str, method: str, kwargs: dict[str, Any]) -> Scope:
+    def _build(
+        self, path: str, method: str, kwargs: dict[str, Any], streamed: bool = False
+    ) -> Scope:
         scheme = kwargs.pop("scheme", "http")
         root_path = kwargs.pop("root_path", "")
         http_version = kwargs.pop("http_version", "1.1")
         scope_base = kwargs.pop("scope_base", None)
         path, query_string, headers, body = encode_request(
-            self.app, path, method=method, scheme=scheme, **kwargs
+            self.app, path, method=method, scheme=scheme, streamed=streamed, **kwargs
         )
         if self.cookie_jar is not None and "Cookie" not in headers:
             cookie = self.cookie_jar.header_for(path)
@@ -283,7 +293,7 @@ class TestClient:
         start = sent[0]
         headers = _decode_headers(start.get("headers", []))
         body = b"".join(m.get("body", b"") for m in sent[1:] if m["type"] == "http.response.body")
-        response = self.app.response_class(body, start["status"], headers)
+        response = received_response(self.app, body, start["status"], headers)
         if self.cookie_jar is not None:
             self.cookie_jar.update_from(headers)
         if not complete:
@@ -298,7 +308,7 @@ class TestClient:
 
         ``async with client.request("/upload", method="POST") as connection: ...``
         """
-        scope = self._build(path, method.upper(), kwargs)
+        scope = self._build(path, method.upper(), kwargs, streamed=True)
         scope.pop("trioquart.test_body")
         connection = TestHTTPConnection(self.app, scope)
         try:

@@ -44,8 +44,10 @@ def encode_request(
     auth: tuple[str, str] | Any = None,
     subdomain: str | None = None,
     scheme: str = "http",
+    streamed: bool = False,
 ) -> tuple[str, bytes, Headers, bytes]:
-    """Encode a request: returns ``(path, query_string, headers, body)``."""
+    """Encode a request: returns ``(path, query_string, headers, body)``. For a
+    ``streamed`` request no Content-Length is added (as with a chunked upload)."""
     given = [data is not None, bool(form or files), json is not _no_json]
     if sum(given) > 1:
         raise ValueError("Give at most one of data, form/files and json.")
@@ -68,12 +70,22 @@ def encode_request(
             builder.files.add_file(key, *value)
         else:
             builder.files.add_file(key, value)
-    environ = builder.get_environ()
-    body = environ["wsgi.input"].read()
+    given_length = Headers(headers).get("Content-Length") if headers is not None else None
+    try:
+        environ = builder.get_environ()
+        with environ["wsgi.input"] as stream:  # a temporary file for large bodies
+            body = stream.read()
+    finally:
+        builder.close()
     request_headers = Headers(builder.headers)
     if environ.get("CONTENT_TYPE"):
         request_headers["Content-Type"] = environ["CONTENT_TYPE"]
-    if body or method not in {"GET", "HEAD", "OPTIONS"}:
+    if streamed:
+        # The body is sent piece by piece: only a Content-Length the caller gave stands.
+        request_headers.remove("Content-Length")
+        if given_length is not None:
+            request_headers["Content-Length"] = given_length
+    elif body or method not in {"GET", "HEAD", "OPTIONS"}:
         request_headers["Content-Length"] = str(len(body))
     if "Host" not in request_headers:
         server_name = app.config["SERVER_NAME"] or "localhost"

@@ -38,6 +38,12 @@ class WebsocketDisconnectError(Exception):
         self.reason = reason
 
 
+def received_response(app: TrioQuart, body: bytes, status: int, headers: Headers) -> Response:
+    response = app.response_class(body, status)
+    response.headers = headers
+    return response
+
+
 def _decode(raw: list[tuple[bytes, bytes]]) -> Headers:
     return Headers([(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw])
 
@@ -104,7 +110,9 @@ class TestWebsocketConnection:
                 if not part.get("more_body", False):
                     break
             headers = _decode(message.get("headers", []))
-            await self._deny(self.app.response_class(b"".join(parts), message["status"], headers))
+            await self._deny(
+                received_response(self.app, b"".join(parts), message["status"], headers)
+            )
         raise RuntimeError(f"The app sent {kind!r} during the handshake.")
 
     async def _deny(self, response: Response) -> Any:

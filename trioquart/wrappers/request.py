@@ -57,16 +57,7 @@ class Body:
         self._complete = True
 
     def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[bytes]:
-        if self._data is not None:
-            if self._data:
-                yield self._data
-            return
-        self._streamed = True
-        while (chunk := await self._next_chunk()) is not None:
-            yield chunk
+        return _BodyChunks(self)
 
     async def _next_chunk(self) -> bytes | None:
         if self._error is not None:
@@ -109,6 +100,31 @@ class Body:
 
     def __await__(self) -> Generator[Any, None, bytes]:
         return self.read().__await__()
+
+
+class _BodyChunks:
+    """``async for`` over a :class:`Body` (a plain iterator rather than an async
+    generator, so stopping early leaves nothing to finalise)."""
+
+    def __init__(self, body: Body) -> None:
+        self._body = body
+        self._gave_cached = False
+
+    def __aiter__(self) -> _BodyChunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        body = self._body
+        if body._data is not None:
+            if self._gave_cached or not body._data:
+                raise StopAsyncIteration
+            self._gave_cached = True
+            return body._data
+        body._streamed = True
+        chunk = await body._next_chunk()
+        if chunk is None:
+            raise StopAsyncIteration
+        return chunk
 
 
 class Request(ConnectionMixin, SansIORequest):

@@ -8,6 +8,7 @@ other sync iterator (a generator may block) is stepped in a worker thread.
 from __future__ import annotations
 
 import json
+from contextlib import aclosing
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Iterable
 from types import EllipsisType
 from typing import Any
@@ -86,7 +87,8 @@ class Response(SansIOResponse):
     async def get_data(self, as_text: bool = False) -> Any:
         """The whole body; a streamed body is consumed and kept in memory from then on."""
         if self._data is None:
-            self.set_data(b"".join([chunk async for chunk in self.iter_body()]))
+            async with aclosing(self.iter_body()) as chunks:
+                self.set_data(b"".join([chunk async for chunk in chunks]))
         assert self._data is not None
         return self._data.decode() if as_text else self._data
 

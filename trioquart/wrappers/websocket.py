@@ -163,15 +163,23 @@ class Websocket(ConnectionMixin, SansIORequest):
         await self._channel.close(code, reason)
 
     def __aiter__(self) -> AsyncIterator[str | bytes]:
-        return self._messages()
+        return _Messages(self)
 
-    async def _messages(self) -> AsyncIterator[str | bytes]:
-        while True:
-            try:
-                message = await self.receive()
-            except WebsocketDisconnectedError:
-                return
-            yield message
+
+class _Messages:
+    """``async for message in websocket``: receives until the websocket closes."""
+
+    def __init__(self, websocket: Websocket) -> None:
+        self._websocket = websocket
+
+    def __aiter__(self) -> _Messages:
+        return self
+
+    async def __anext__(self) -> str | bytes:
+        try:
+            return await self._websocket.receive()
+        except WebsocketDisconnectedError:
+            raise StopAsyncIteration from None
 
 
 def _loads(data: str | bytes) -> Any:
