@@ -8,8 +8,8 @@ other sync iterator (a generator may block) is stepped in a worker thread.
 from __future__ import annotations
 
 import json
-from contextlib import aclosing
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Iterable
+from contextlib import aclosing
 from types import EllipsisType
 from typing import Any
 
