@@ -555,7 +555,17 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         stripped = strip_cancelled(error)
         if stripped is None:
             return error
-        return choose(stripped, self._has_handler(ctx))
+        blueprints = ctx.connection.blueprints if ctx is not None else []
+
+        def has_group_handler(group: BaseExceptionGroup) -> bool:
+            for name in (*blueprints, None):
+                handlers: dict[Any, Any] = self.error_handler_spec[name][None]
+                for cls in type(group).__mro__:
+                    if issubclass(cls, BaseExceptionGroup) and cls in handlers:
+                        return True
+            return False
+
+        return choose(stripped, self._has_handler(ctx), has_group_handler)
 
     async def handle_user_exception(
         self, ctx: _ConnectionContext, error: Exception

@@ -6,8 +6,9 @@ reduced to the one error it stands for:
 
 1. ``trio.Cancelled`` members are dropped: they are the consequence of another error.
 2. If one error remains, it is handled as if it had been raised on its own.
-3. If several remain and the app has a handler for the group's own type (for instance
-   ``@app.errorhandler(ExceptionGroup)``), the group is handled whole.
+3. If several remain and the app has a handler registered for an exception-group type
+   (``@app.errorhandler(ExceptionGroup)``, say), the group is handled whole. A catch-all
+   ``@app.errorhandler(Exception)`` does not count here: it would hide the members.
 4. Otherwise the first member, in the group's order, that is an ``HTTPException`` or has a
    registered handler is handled; the others are logged.
 5. Otherwise the whole group is an unhandled error: logged with all its members, answered
@@ -49,12 +50,16 @@ def strip_cancelled(error: BaseException) -> BaseException | None:
     return remainder
 
 
-def choose(error: BaseException, has_handler: Callable[[BaseException], bool]) -> BaseException:
+def choose(
+    error: BaseException,
+    has_handler: Callable[[BaseException], bool],
+    has_group_handler: Callable[[BaseExceptionGroup], bool],
+) -> BaseException:
     """Pick the one error to handle for ``error`` (a plain error or a group), by the rules
     in this module's docstring. Cancellations must already be stripped."""
     if not isinstance(error, BaseExceptionGroup):
         return error
-    if has_handler(error):
+    if has_group_handler(error):
         return error
     members = leaves(error)
     for member in members:
@@ -62,7 +67,9 @@ def choose(error: BaseException, has_handler: Callable[[BaseException], bool]) -
             others = [m for m in members if m is not member]
             for other in others:
                 logger.error(
-                    "Error alongside the handled %r", member, exc_info=(type(other), other, None)
+                    "Error alongside the handled %r",
+                    member,
+                    exc_info=(type(other), other, other.__traceback__),
                 )
             return member
     return error

@@ -200,6 +200,25 @@ async def test_group_handler_takes_a_whole_group() -> None:
     assert await response.get_data() == b"2 errors"
 
 
+async def test_catch_all_handler_does_not_swallow_a_group_whole() -> None:
+    app = TrioQuart(__name__)
+
+    @app.errorhandler(Exception)
+    async def anything(error: Exception) -> tuple[str, int]:
+        return f"caught {type(error).__name__}", 500
+
+    @app.errorhandler(ValueError)
+    async def on_value_error(error: ValueError) -> tuple[str, int]:
+        return "value", 422
+
+    @app.get("/")
+    async def index() -> str:
+        raise ExceptionGroup("two", [ValueError("b"), TypeError("a")])
+
+    response = await app.test_client().get("/")
+    assert (response.status_code, await response.get_data()) == (422, b"value")
+
+
 async def test_group_without_any_handler_is_a_logged_500(caplog: pytest.LogCaptureFixture) -> None:
     app = TrioQuart(__name__)
 
