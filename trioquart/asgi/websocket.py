@@ -20,7 +20,7 @@ Messages from the client wait in a bounded channel (``WEBSOCKET_QUEUE_SIZE``): w
 handler falls behind, the server stops reading and TCP slows the client down. When the
 client goes away, the handler and the tasks in the websocket's nursery are cancelled; if
 messages the client sent are still queued, the handler first gets up to
-``WEBSOCKET_DRAIN_TIMEOUT`` seconds to read them.
+``WEBSOCKET_DRAIN_TIMEOUT`` seconds to read them (until it asks past the last one).
 """
 
 from __future__ import annotations
@@ -163,6 +163,7 @@ class WebsocketConnection:
     async def receive_messages(self) -> None:
         """Move client messages into the bounded inbox until the disconnect."""
         limit = self.app.config["WEBSOCKET_MAX_MESSAGE_SIZE"]
+        client_closed = False
         async with self._inbox_in:
             while True:
                 message = await self._receive()
@@ -176,8 +177,14 @@ class WebsocketConnection:
                         return
                     await self._inbox_in.send(data)
                 elif kind == "websocket.disconnect":
+                    # Recorded before the inbox closes: a handler woken by its end must
+                    # already see the client's close (and not close in its turn).
+                    client_closed = self._record_disconnect(
+                        message.get("code", 1005), message.get("reason") or ""
+                    )
                     break
-        await self._on_disconnect(message.get("code", 1005), message.get("reason") or "")
+        if client_closed:
+            await self._drain_then_cancel()
 
     async def _too_big(self, size: int, limit: int) -> None:
         self.app.logger.warning(
@@ -192,12 +199,17 @@ class WebsocketConnection:
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()
 
-    async def _on_disconnect(self, code: int, reason: str) -> None:
+    def _record_disconnect(self, code: int, reason: str) -> bool:
+        """Note the client's close; False if the app had ended the websocket first (its
+        own close code stands)."""
         if self.state in (WebsocketState.CLOSED, WebsocketState.DENIED):
-            return  # the app ended it first; its own close code stands
+            return False
         self.state = WebsocketState.CLOSED
         self.close_code, self.close_reason = code, reason
         self.client_gone = True
+        return True
+
+    async def _drain_then_cancel(self) -> None:
         if self._inbox.statistics().current_buffer_used:
             # Give the handler time to read what the client sent before it left.
             with trio.move_on_after(self.app.config["WEBSOCKET_DRAIN_TIMEOUT"] or 0):
@@ -234,12 +246,12 @@ class WebsocketConnection:
         if self.state is WebsocketState.DENIED:
             raise WebsocketDisconnectedError(self.close_code, self.close_reason)
         try:
-            data = await self._inbox.receive()
+            return await self._inbox.receive()
         except trio.EndOfChannel:
-            raise WebsocketDisconnectedError(self.close_code, self.close_reason) from None
-        if self.client_gone and not self._inbox.statistics().current_buffer_used:
+            # Drained only once the handler asks past the last message: it may still be
+            # working on that one, and should not be cancelled halfway through.
             self._drained.set()
-        return data
+            raise WebsocketDisconnectedError(self.close_code, self.close_reason) from None
 
     async def send(self, data: str | bytes) -> None:
         if self.state is WebsocketState.CONNECTING:
