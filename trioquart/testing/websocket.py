@@ -60,6 +60,7 @@ class TestWebsocketConnection:
         self._app_outbox, self._from_app = trio.open_memory_channel[Any](math.inf)
         self._app_done = trio.Event()
         self._told_app_closed = False
+        self._app_failed = False
         #: The subprotocol and headers the app accepted with.
         self.subprotocol: str | None = None
         self.headers: Headers | None = None
@@ -86,15 +87,25 @@ class TestWebsocketConnection:
     async def _run(self) -> None:
         try:
             await self.app(self.scope, self._app_receive, self._app_send)
+        except BaseException:
+            self._app_failed = True
+            raise
         finally:
             self._app_done.set()
             self._app_outbox.close()
+
+    async def _app_ended(self) -> None:
+        """The app ended without closing. If it raised, wait here to be cancelled, so that
+        its error reaches the test alone rather than beside a client-side one."""
+        if self._app_failed:
+            await trio.sleep_forever()
 
     async def _handshake(self) -> None:
         await self._to_app.send({"type": "websocket.connect"})
         try:
             message = await self._from_app.receive()
         except trio.EndOfChannel:
+            await self._app_ended()
             await self._deny(self.app.response_class(status=500))
         kind = message["type"]
         if kind == "websocket.accept":
@@ -136,6 +147,7 @@ class TestWebsocketConnection:
         try:
             message = await self._from_app.receive()
         except trio.EndOfChannel:
+            await self._app_ended()
             self.close_code = 1011 if self.close_code is None else self.close_code
             raise WebsocketDisconnectError(self.close_code) from None
         if message["type"] == "websocket.close":
