@@ -48,7 +48,11 @@ def test_routes_lists_the_example_rules(in_dir: Callable[[Path], None]) -> None:
     header, separator, *rows = result.output.splitlines()
     assert header.split() == ["Endpoint", "Methods", "Rule"]
     assert set(separator.replace(" ", "")) == {"-"}
-    assert [row.split() for row in rows] == [["index", "GET", "/"], ["hello_json", "GET", "/json"]]
+    assert [row.split() for row in rows] == [
+        ["index", "GET", "/"],
+        ["hello_json", "GET", "/json"],
+        ["static", "GET", "/static/<path:filename>"],  # every app serves its static folder
+    ]
 
 
 def test_routes_sorts_by_rule_and_hides_head_and_options(
@@ -59,7 +63,7 @@ def test_routes_sorts_by_rule_and_hides_head_and_options(
             """
             from trioquart import TrioQuart
 
-            app = TrioQuart(__name__)
+            app = TrioQuart(__name__, static_folder=None)
 
 
             @app.route("/zebra", methods=["PUT", "POST"])

@@ -132,6 +132,15 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         )
         self.cli = click.Group(self.name)
         self._init_websocket_hooks()
+        if self.has_static_folder:
+            if bool(static_host) != host_matching:
+                raise ValueError("static_host is needed exactly when host_matching is on.")
+            self.add_url_rule(
+                f"{self.static_url_path}/<path:filename>",
+                endpoint="static",
+                host=static_host,
+                view_func=self.send_static_file,
+            )
         self.before_serving_funcs: list[Callable[[], Awaitable[None]]] = []
         self.after_serving_funcs: list[Callable[[], Awaitable[None]]] = []
         self.while_serving_gens: list[Callable[[], AsyncGenerator[None, None]]] = []
@@ -227,7 +236,14 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         return None
 
     def create_jinja_environment(self) -> Any:
-        raise RuntimeError("Templates are not part of trioquart yet.")
+        """The Jinja environment (async mode), made on first use of ``app.jinja_env``."""
+        from .templating import create_environment
+
+        return create_environment(self)
+
+    async def open_instance_resource(self, resource: str, mode: str = "rb") -> Any:
+        """Open ``resource`` relative to the instance folder, with trio's file I/O."""
+        return await trio.open_file(os.path.join(self.instance_path, resource), mode)
 
     def ensure_async(self, func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
         """``func`` itself if it is a coroutine function, else a wrapper that runs it in a

@@ -8,14 +8,19 @@ request hooks (None is the app's own list).
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import trio
 from flask.sansio.scaffold import setupmethod
 
 if TYPE_CHECKING:
     from flask.sansio.scaffold import Scaffold
+
+    from .wrappers.response import Response
 
     _Base = Scaffold
 else:
@@ -27,7 +32,8 @@ HookMap = dict[str | None, list[Callable[..., Any]]]
 
 
 class WebsocketScaffoldMixin(_Base):
-    """Websocket routes and hooks for ``TrioQuart`` and ``Blueprint``."""
+    """Websocket routes and hooks, static files and resources for ``TrioQuart`` and
+    ``Blueprint``."""
 
     before_websocket_funcs: HookMap
     after_websocket_funcs: HookMap
@@ -90,3 +96,31 @@ class WebsocketScaffoldMixin(_Base):
         """Run ``func(exc)`` when each websocket ends, even after a client disconnect."""
         self.teardown_websocket_funcs[None].append(func)
         return func
+
+    # ---- static files and resources (shared by the app and blueprints) -------------------
+
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        """The ``max_age`` for static files: ``SEND_FILE_MAX_AGE_DEFAULT`` (None by default,
+        so browsers revalidate with a conditional request)."""
+        from .globals import current_app
+
+        value = current_app.config["SEND_FILE_MAX_AGE_DEFAULT"]
+        if isinstance(value, timedelta):
+            return int(value.total_seconds())
+        return value
+
+    async def send_static_file(self, filename: str) -> Response:
+        """The view behind the ``static`` route: ``filename`` from ``static_folder``."""
+        if not self.has_static_folder:
+            raise RuntimeError("This object has no static_folder to send files from.")
+        from .files import send_from_directory
+
+        assert self.static_folder is not None
+        max_age = self.get_send_file_max_age(filename)
+        return await send_from_directory(self.static_folder, filename, max_age=max_age)
+
+    async def open_resource(self, resource: str, mode: str = "rb") -> Any:
+        """Open ``resource`` (relative to ``root_path``) for reading, with trio's file I/O."""
+        if mode not in {"r", "rt", "rb"}:
+            raise ValueError("Resources can only be opened for reading.")
+        return await trio.open_file(os.path.join(self.root_path, resource), mode)
