@@ -87,17 +87,21 @@ class AppContext:
         await signals.send(signals.appcontext_pushed, self.app)
 
     async def pop(self, exc: BaseException | None = _sentinel) -> None:
+        app = self.app
         try:
-            if len(self._tokens) == 1:
+            if len(self._tokens) == 1 and (
+                app.teardown_appcontext_funcs or signals.appcontext_tearing_down.receivers
+            ):
                 if exc is _sentinel:
                     exc = None
-                with _Shielded(self.app.config["TEARDOWN_TIMEOUT"], "teardown_appcontext"):
-                    await self.app.do_teardown_appcontext(exc)
+                with _Shielded(app.config["TEARDOWN_TIMEOUT"], "teardown_appcontext"):
+                    await app.do_teardown_appcontext(exc)
         finally:
             token = self._tokens.pop()
             _cv_app.reset(token)
-        with trio.CancelScope(shield=True):
-            await signals.send(signals.appcontext_popped, self.app)
+        if signals.appcontext_popped.receivers:
+            with trio.CancelScope(shield=True):
+                await signals.send(signals.appcontext_popped, app)
 
     def copy(self) -> AppContext:
         """A new context for the same app sharing this one's ``g``."""
@@ -178,7 +182,7 @@ class _ConnectionContext:
         self._tokens.append((self._cv.set(self), new_app_ctx))
         if self._session is None:
             interface = self.app.session_interface
-            self._session = await interface.open_session(self.app, self.connection)  # type: ignore[arg-type]
+            self._session = await interface.open_session(self.app, self.connection)
             if self._session is None:
                 self._session = interface.make_null_session(self.app)  # type: ignore[arg-type]
         if self.url_adapter is not None:
@@ -187,13 +191,22 @@ class _ConnectionContext:
     async def _teardown(self, exc: BaseException | None) -> None:
         raise TypeError("subclasses define their teardown")
 
+    def _has_teardown(self) -> bool:
+        """Whether popping has teardown work (functions or signal receivers) to await."""
+        raise TypeError("subclasses say whether they have teardown work")
+
+    def _close(self) -> None:
+        """Release what the connection holds (uploaded files)."""
+
     async def pop(self, exc: BaseException | None = _sentinel) -> None:
         try:
             if len(self._tokens) == 1:
                 if exc is _sentinel:
                     exc = None
-                with _Shielded(self.app.config["TEARDOWN_TIMEOUT"], self._teardown_label):
-                    await self._teardown(exc)
+                if self._has_teardown():
+                    with _Shielded(self.app.config["TEARDOWN_TIMEOUT"], self._teardown_label):
+                        await self._teardown(exc)
+                self._close()
         finally:
             token, app_ctx = self._tokens.pop()
             self._cv.reset(token)
@@ -230,9 +243,14 @@ class RequestContext(_ConnectionContext):
         self.request = request
         self._after_request_functions: list[Callable[[Response], Awaitable[Response]]] = []
 
+    def _has_teardown(self) -> bool:
+        return bool(self.app.teardown_request_funcs or signals.request_tearing_down.receivers)
+
     async def _teardown(self, exc: BaseException | None) -> None:
         await self.app.do_teardown_request(exc)
-        await self.request.close()
+
+    def _close(self) -> None:
+        self.request.close()
 
 
 class WebsocketContext(_ConnectionContext):
@@ -248,8 +266,14 @@ class WebsocketContext(_ConnectionContext):
         super().__init__(app, websocket, session)
         self.websocket = websocket
 
+    def _has_teardown(self) -> bool:
+        return bool(self.app.teardown_websocket_funcs or signals.websocket_tearing_down.receivers)
+
     async def _teardown(self, exc: BaseException | None) -> None:
         await self.app.do_teardown_websocket(exc)
+
+    def _close(self) -> None:
+        pass
 
 
 def after_this_request(func: Callable[[Response], Any]) -> Callable[[Response], Any]:

@@ -519,8 +519,10 @@ async def test_request_body_is_read_with_bounded_buffering() -> None:
         if message["type"] == "http.response.body" and not message.get("more_body"):
             complete.set()
 
+    scope = http_scope(method="POST")
+    scope["headers"].append((b"transfer-encoding", b"chunked"))
     with trio.fail_after(5):
-        await app(http_scope(method="POST"), receive, send)
+        await app(scope, receive, send)
     assert pulled_before_reading == [3]
     assert sent[0]["status"] == 200
     assert b"".join(m.get("body", b"") for m in sent[1:]) == b"1000"

@@ -1,23 +1,30 @@
 """One HTTP request on the wire: its nursery, its body, its response.
 
-The request runs inside its own trio nursery. One task there receives ASGI messages: body
-chunks go into a bounded channel that the request's :class:`~trioquart.wrappers.Body`
-reads (so a slow reader slows the client instead of filling memory), and a disconnect
-before the response is complete cancels the nursery: the handler, a streaming generator
-and any task the handler started all stop, and their ``finally`` blocks run.
+The request runs inside its own trio nursery. The handler, hooks and the sending of the
+response run in the nursery's body; ``request.nursery`` lets the handler start tasks there.
+When the response is complete the nursery is cancelled, which ends any task the handler
+left behind. An error in such a task ends the nursery too and is handled like an error in
+the handler: its error handler's response, or a logged 500.
 
-The handler, hooks and the sending of the response run in the nursery's body. When the
-response is complete the nursery is cancelled, which ends any task the handler left behind.
-An error in such a task ends the nursery too and is handled like an error in the handler:
-its error handler's response, or a logged 500.
+A disconnect before the response is complete cancels the nursery: the handler, a streaming
+generator and the handler's tasks stop, and their ``finally`` blocks run. Noticing it needs
+a task waiting on the server, and a task costs more than a typical request, so the watcher
+starts only when it can matter: when the handler first waits, when the body is still
+arriving, or when the response is streamed. (A handler that never waits has finished before
+any disconnect could have been seen.)
 
-The last ``send()`` of a response is shielded from cancellation: Hypercorn's trio worker
-leaks the connection if that send is interrupted.
+The body: an HTTP/1.x request that declares neither Content-Length nor Transfer-Encoding
+has none, so nothing is received for it (most GETs). Otherwise a task feeds the chunks into
+a bounded channel that the request's :class:`~trioquart.wrappers.Body` reads, so a slow
+reader slows the client down instead of filling memory.
+
+``RESPONSE_TIMEOUT`` is the nursery's own deadline while the response is sent. The last
+``send()`` of a response is shielded from cancellation: Hypercorn's trio worker leaks the
+connection if that send is interrupted.
 """
 
 from __future__ import annotations
 
-import math
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
@@ -25,6 +32,7 @@ import trio
 from werkzeug.datastructures import Headers
 
 from ..errors import holds_interrupt, strip_cancelled
+from .driving import run_noting_first_wait
 
 if TYPE_CHECKING:
     from ..app import TrioQuart
@@ -48,8 +56,21 @@ class HTTPConnection:
         self.disconnected = False
         self.propagate = bool(scope.get("trioquart.propagate_exceptions"))
         self._nursery: trio.Nursery | None = None
+        self._watching = False
+        self._timeout: float | None = None
 
-    def build_request(self, chunks: trio.MemoryReceiveChannel[bytes]) -> Request:
+    def expects_body(self) -> bool:
+        """Whether a body may follow the request head. In HTTP/1.x a request without
+        Content-Length and Transfer-Encoding has none (so nothing needs receiving); HTTP/2
+        may send one without a length."""
+        for name, value in self.scope["headers"]:
+            if name == b"content-length":
+                return value.strip() != b"0"
+            if name == b"transfer-encoding":
+                return True
+        return self.scope.get("http_version", "1.1") not in {"1.1", "1.0"}
+
+    def build_request(self) -> Request:
         scope = self.scope
         app = self.app
         config = app.config
@@ -73,7 +94,6 @@ class HTTPConnection:
             client[0] if client else None,
             scope=scope,
             http_version=scope.get("http_version", "1.1"),
-            chunks=chunks,
         )
         request.max_content_length = config["MAX_CONTENT_LENGTH"]
         request.max_form_memory_size = config["MAX_FORM_MEMORY_SIZE"]
@@ -83,8 +103,15 @@ class HTTPConnection:
 
     async def run(self) -> None:
         app = self.app
-        chunks_in, chunks_out = trio.open_memory_channel[bytes](app.config["BODY_BUFFER_CHUNKS"])
-        request = self.build_request(chunks_out)
+        request = self.build_request()
+        chunks_in: trio.MemorySendChannel[bytes] | None = None
+        if self.expects_body():
+            chunks_in, chunks_out = trio.open_memory_channel[bytes](
+                app.config["BODY_BUFFER_CHUNKS"]
+            )
+            request.body.attach(chunks_out)
+        else:
+            request.body.set_complete_data(b"")
         ctx = app.request_context(request)
         await ctx.push()
         try:
@@ -92,12 +119,18 @@ class HTTPConnection:
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
                     request._nursery = nursery
-                    nursery.start_soon(self.receive_messages, chunks_in, request.body)
-                    response = await app.handle_request(ctx)
+                    if chunks_in is not None:
+                        self._watching = True
+                        nursery.start_soon(self.receive_body, chunks_in, request.body)
+                    response = await run_noting_first_wait(
+                        app.handle_request(ctx), self.start_watching
+                    )
                     await self.send_response(response)
-                    nursery.cancel_scope.cancel()
+                    if nursery.child_tasks:
+                        nursery.cancel_scope.cancel()
             except BaseExceptionGroup as group:
                 await self.handle_error_group(ctx, group)
+            self.report_overdue()
         finally:
             await ctx.pop(ctx.unhandled_error)
 
@@ -127,8 +160,21 @@ class HTTPConnection:
             response = await app.handle_exception(ctx, error)
         await self.send_response(response)
 
-    async def receive_messages(self, chunks_in: trio.MemorySendChannel[bytes], body: Body) -> None:
-        """Feed the body channel, then wait for the disconnect (Hypercorn sends it once)."""
+    def start_watching(self) -> None:
+        """Start the disconnect watcher, once (see the module docstring for when)."""
+        if not self._watching and self._nursery is not None:
+            self._watching = True
+            self._nursery.start_soon(self.watch_for_disconnect)
+
+    async def watch_for_disconnect(self) -> None:
+        """Wait for the disconnect (Hypercorn sends it once, also after a complete
+        response) and cancel the request if it came first."""
+        while (await self.receive())["type"] != "http.disconnect":
+            pass
+        self.on_disconnect()
+
+    async def receive_body(self, chunks_in: trio.MemorySendChannel[bytes], body: Body) -> None:
+        """Feed the body channel as the client sends, then watch for the disconnect."""
         async with chunks_in:
             while True:
                 message = await self.receive()
@@ -142,9 +188,7 @@ class HTTPConnection:
                     if not message.get("more_body", False):
                         body.mark_complete()
                         break
-        message = await self.receive()
-        if message["type"] == "http.disconnect":
-            self.on_disconnect()
+        await self.watch_for_disconnect()
 
     def on_disconnect(self) -> None:
         if not self.response_complete and self._nursery is not None:
@@ -155,26 +199,33 @@ class HTTPConnection:
         """Send ``response`` within its timeout (``response.timeout``, by default
         ``RESPONSE_TIMEOUT``). An overdue or failing response is logged and the connection
         closed without completing it."""
-        app = self.app
         timeout = response.timeout
         if timeout is ...:
-            timeout = app.config["RESPONSE_TIMEOUT"]
+            timeout = self.app.config["RESPONSE_TIMEOUT"]
+        self._timeout = timeout
         if response.status_code == 408:
             response.headers["Connection"] = "close"
-        start = {
-            "type": "http.response.start",
-            "status": response.status_code,
-            "headers": [
-                (name.lower().encode("latin-1"), value.encode("latin-1"))
-                for name, value in response.headers.items()
-            ],
-        }
-        with trio.move_on_after(timeout if timeout is not None else math.inf) as deadline:
-            await self.send(start)
-            self.response_started = True
-            if self.scope["method"] == "HEAD" or not response.is_streamed:
-                await self.send_final(b"" if self.scope["method"] == "HEAD" else response._data)
-                return
+        await self.send(
+            {
+                "type": "http.response.start",
+                "status": response.status_code,
+                "headers": [
+                    (name.lower().encode("latin-1"), value.encode("latin-1"))
+                    for name, value in response.headers.items()
+                ],
+            }
+        )
+        self.response_started = True
+        if self.scope["method"] == "HEAD":
+            await self.send_final(b"")
+        elif not response.is_streamed:
+            await self.send_final(response._data)
+        else:
+            # A stream can take long: bound it, and notice if the client leaves. (A body in
+            # memory goes out in one shielded send, which no deadline could interrupt.)
+            if timeout is not None and self._nursery is not None:
+                self._nursery.cancel_scope.deadline = trio.current_time() + timeout
+            self.start_watching()
             async with aclosing(response.iter_body()) as chunks:
                 async for chunk in chunks:
                     if chunk:
@@ -182,15 +233,19 @@ class HTTPConnection:
                             {"type": "http.response.body", "body": chunk, "more_body": True}
                         )
             await self.send_final(b"")
-        if deadline.cancelled_caught:
-            request = self.scope
-            app.logger.error(
-                "The response to %s %s took longer than its timeout of %s s; the connection"
-                " was closed without completing it",
-                request["method"],
-                request["path"],
-                timeout,
-            )
+
+    def report_overdue(self) -> None:
+        """Log a response that its timeout cut short (the nursery's deadline passed)."""
+        if self.response_started and not self.response_complete and not self.disconnected:
+            nursery = self._nursery
+            if nursery is not None and nursery.cancel_scope.cancelled_caught:
+                self.app.logger.error(
+                    "The response to %s %s took longer than its timeout of %s s; the"
+                    " connection was closed without completing it",
+                    self.scope["method"],
+                    self.scope["path"],
+                    self._timeout,
+                )
 
     async def send_final(self, body: bytes | None) -> None:
         with trio.CancelScope(shield=True):

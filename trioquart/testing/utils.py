@@ -85,6 +85,8 @@ def encode_request(
         request_headers.remove("Content-Length")
         if given_length is not None:
             request_headers["Content-Length"] = given_length
+        else:
+            request_headers["Transfer-Encoding"] = "chunked"  # as a real client would say
     elif body or method not in {"GET", "HEAD", "OPTIONS"}:
         request_headers["Content-Length"] = str(len(body))
     if "Host" not in request_headers:

@@ -39,11 +39,16 @@ class ConnectionMixin:
             return endpoint.rpartition(".")[0]
         return None
 
+    _blueprints: list[str] | None = None
+
     @property
     def blueprints(self) -> list[str]:
         """The current blueprint and its parents, innermost first."""
-        name = self.blueprint
-        if name is None:
-            return []
-        parts = name.split(".")
-        return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
+        if self._blueprints is None or self._blueprints_rule is not self.url_rule:
+            name = self.blueprint
+            parts = name.split(".") if name is not None else []
+            self._blueprints = [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
+            self._blueprints_rule = self.url_rule
+        return self._blueprints
+
+    _blueprints_rule: Rule | None = None

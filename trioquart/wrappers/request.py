@@ -46,6 +46,12 @@ class Body:
         self._data: bytes | None = b"" if chunks is None else None
         self._error: Exception | None = None
 
+    def attach(self, chunks: trio.MemoryReceiveChannel[bytes]) -> None:
+        """Read the body from ``chunks``, which the connection fills as it arrives."""
+        self._chunks = chunks
+        self._complete = False
+        self._data = None
+
     def set_complete_data(self, data: bytes) -> None:
         """Give the body all at once (for requests made up in tests)."""
         self._chunks = None
@@ -257,7 +263,7 @@ class Request(ConnectionMixin, SansIORequest):
             sources.append(await self.form)
         return CombinedMultiDict(sources)
 
-    async def close(self) -> None:
+    def close(self) -> None:
         """Close the uploaded files; called when the request context is popped."""
         if self._form is not None:
             for _, storage in self._form[1].items(multi=True):

@@ -16,6 +16,7 @@ from typing import Any
 import trio
 from werkzeug.datastructures import Headers
 from werkzeug.sansio.response import Response as SansIOResponse
+from werkzeug.utils import get_content_type
 
 _exhausted = object()
 
@@ -50,7 +51,13 @@ class Response(SansIOResponse):
         mimetype: str | None = None,
         content_type: str | None = None,
     ) -> None:
-        super().__init__(status, headers, mimetype, content_type)
+        if status is None and headers is None and mimetype is None and content_type is None:
+            # The common case (a view returned a string), without re-deriving the default
+            # content type for every response.
+            self.headers = Headers([("Content-Type", self._default_content_type())])
+            self.status = self.default_status
+        else:
+            super().__init__(status, headers, mimetype, content_type)
         #: How long sending this response may take: ``...`` means ``RESPONSE_TIMEOUT``,
         #: ``None`` means no limit (for server-sent events and other endless streams).
         self.timeout: float | None | EllipsisType = ...
@@ -62,6 +69,16 @@ class Response(SansIOResponse):
             self.set_data(response)
         else:
             self.response = response
+
+    @classmethod
+    def _default_content_type(cls) -> str:
+        cached = cls.__dict__.get("_default_content_type_value")
+        if cached is None:
+            cached = get_content_type(cls.default_mimetype or "text/plain", "utf-8")
+            cls._default_content_type_value = cached
+        return cached
+
+    _default_content_type_value: str | None = None
 
     @property
     def max_cookie_size(self) -> int:  # type: ignore[override]
