@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from markupsafe import Markup, escape
+
 from .app import TrioQuart
 from .blueprints import Blueprint
 from .config import Config
@@ -17,24 +19,37 @@ from .ctx import (
     has_request_context,
     has_websocket_context,
 )
+from .flashing import flash, get_flashed_messages
 from .globals import current_app, g, request, session, websocket
 from .helpers import abort, jsonify, make_response, redirect, url_for
 from .signals import (
     appcontext_popped,
     appcontext_pushed,
     appcontext_tearing_down,
+    before_render_template,
     got_background_exception,
     got_request_exception,
     got_serving_exception,
     got_websocket_exception,
+    message_flashed,
     request_finished,
     request_started,
     request_tearing_down,
     signals_available,
+    template_rendered,
     websocket_finished,
     websocket_started,
     websocket_tearing_down,
 )
+from .templating import (
+    get_template_attribute,
+    render_template,
+    render_template_string,
+    stream_template,
+    stream_template_string,
+    stream_with_context,
+)
+from .typing import ResponseReturnValue
 from .wrappers import ClientDisconnectedError, Request, Response
 from .wrappers.websocket import Websocket, WebsocketDisconnectedError, WebsocketState
 
@@ -45,9 +60,11 @@ __all__ = [
     "Blueprint",
     "ClientDisconnectedError",
     "Config",
+    "Markup",
     "Request",
     "RequestContext",
     "Response",
+    "ResponseReturnValue",
     "TrioQuart",
     "Websocket",
     "WebsocketContext",
@@ -58,11 +75,16 @@ __all__ = [
     "appcontext_popped",
     "appcontext_pushed",
     "appcontext_tearing_down",
+    "before_render_template",
     "copy_current_app_context",
     "copy_current_request_context",
     "copy_current_websocket_context",
     "current_app",
+    "escape",
+    "flash",
     "g",
+    "get_flashed_messages",
+    "get_template_attribute",
     "got_background_exception",
     "got_request_exception",
     "got_serving_exception",
@@ -72,13 +94,20 @@ __all__ = [
     "has_websocket_context",
     "jsonify",
     "make_response",
+    "message_flashed",
     "redirect",
+    "render_template",
+    "render_template_string",
     "request",
     "request_finished",
     "request_started",
     "request_tearing_down",
     "session",
     "signals_available",
+    "stream_template",
+    "stream_template_string",
+    "stream_with_context",
+    "template_rendered",
     "url_for",
     "websocket",
     "websocket_finished",

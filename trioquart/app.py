@@ -36,6 +36,7 @@ from .globals import _cv_app, _cv_request, _cv_websocket, request_ctx, websocket
 from .routing import bind_to_request
 from .scaffold import WebsocketScaffoldMixin
 from .sessions import SecureCookieSessionInterface, SessionInterface
+from .templating import Environment
 from .wrappers.request import Request
 from .wrappers.response import Response
 from .wrappers.websocket import Websocket, WebsocketDisconnectedError
@@ -100,6 +101,7 @@ class TrioQuart(WebsocketScaffoldMixin, App):
     request_class: type[Request] = Request
     response_class: type[Response] = Response
     websocket_class: type[Websocket] = Websocket
+    jinja_environment = Environment  # type: ignore[assignment]
     config_class = Config
     default_config = ImmutableDict(_default_config)
     #: The session interface; async methods, see :mod:`trioquart.sessions`.
@@ -240,6 +242,13 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         from .templating import create_environment
 
         return create_environment(self)
+
+    async def update_template_context(self, context: dict[str, Any]) -> None:
+        """Add the context processors' values (app, then the blueprint chain) to
+        ``context``; values already in ``context`` win."""
+        from .templating import update_template_context
+
+        await update_template_context(self, context)
 
     async def open_instance_resource(self, resource: str, mode: str = "rb") -> Any:
         """Open ``resource`` relative to the instance folder, with trio's file I/O."""
