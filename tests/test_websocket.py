@@ -1106,6 +1106,17 @@ async def test_returning_after_accept_closes_with_1000() -> None:
     assert info.value.code == 1000
 
 
+async def test_a_value_returned_after_accept_is_ignored_and_closes_with_1000() -> None:
+    app = make_app()
+
+    @app.websocket("/ws")
+    async def handler() -> Any:
+        await websocket.accept()
+        return "too late to deny", 403
+
+    assert await close_of(app) == (1000, "")
+
+
 async def test_abort_after_accept_closes_with_4000_plus_status() -> None:
     app = make_app()
 
