@@ -1212,6 +1212,45 @@ async def test_nursery_sender_and_receiver_see_the_context_and_end_with_the_conn
     assert events == ["receiver ended", "sender ended"]
 
 
+async def test_an_error_in_a_nursery_task_is_handled_as_the_handlers() -> None:
+    app = make_app(testing=False)
+    cancelled: list[str] = []
+
+    @app.errorhandler(ValueError)
+    async def conflict(error: ValueError) -> Any:
+        return str(error), 409
+
+    async def failing(error: Exception) -> None:
+        raise error
+
+    @app.websocket("/handled")
+    async def handled() -> None:
+        await websocket.accept()
+        websocket.nursery.start_soon(failing, ValueError("taken"))
+        try:
+            await trio.sleep_forever()
+        finally:
+            cancelled.append("handled")
+
+    @app.websocket("/unhandled")
+    async def unhandled() -> None:
+        await websocket.accept()
+        websocket.nursery.start_soon(failing, RuntimeError("bug"))
+        await trio.sleep_forever()
+
+    @app.websocket("/denied")
+    async def denied() -> None:
+        websocket.nursery.start_soon(failing, ValueError("before accept"))
+        await trio.sleep_forever()
+
+    assert await close_of(app, "/handled") == (4409, "Conflict")
+    assert cancelled == ["handled"]
+    assert (await close_of(app, "/unhandled"))[0] == 1011
+    response = await denial(app, "/denied")
+    assert response.status_code == 409
+    assert await response.get_data() == b"before accept"
+
+
 async def test_client_disconnect_cancels_the_handler_and_its_tasks_promptly() -> None:
     app = make_app()
     events: list[str] = []
@@ -1368,8 +1407,20 @@ async def test_with_testing_an_unhandled_error_reaches_the_test_as_itself() -> N
         await websocket.accept()
         raise BoomError("after accept")
 
+    @app.websocket("/task")
+    async def in_a_task() -> None:
+        async def fail() -> None:
+            raise BoomError("in a task")
+
+        await websocket.accept()
+        websocket.nursery.start_soon(fail)
+        await trio.sleep_forever()
+
     client = app.test_client()
     with trio.fail_after(TIMEOUT):
+        with pytest.raises(BoomError, match="in a task"):
+            async with client.websocket("/task") as ws:
+                await ws.receive()
         with pytest.raises(BoomError, match="before accept"):
             async with client.websocket("/before"):
                 pass
