@@ -149,6 +149,7 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         #: Set when the app starts shutting down, so background loops can finish up.
         self.shutdown_event = trio.Event()
         self._nursery: ServingNursery | None = None
+        self._async_funcs: dict[Callable[..., Any], Callable[..., Awaitable[Any]]] = {}
 
     # ---- ASGI entry point -------------------------------------------------------------
 
@@ -256,10 +257,18 @@ class TrioQuart(WebsocketScaffoldMixin, App):
 
     def ensure_async(self, func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
         """``func`` itself if it is a coroutine function, else a wrapper that runs it in a
-        worker thread (with the current context copied, as trio does)."""
-        if inspect.iscoroutinefunction(func):
-            return func
-        return self.sync_to_async(func)
+        worker thread (with the current context copied, as trio does). Remembered per
+        function, since views and hooks are asked about on every request."""
+        try:
+            return self._async_funcs[func]
+        except KeyError:
+            pass
+        except TypeError:  # not hashable
+            return func if inspect.iscoroutinefunction(func) else self.sync_to_async(func)
+        wrapped = func if inspect.iscoroutinefunction(func) else self.sync_to_async(func)
+        if len(self._async_funcs) < 10_000:  # views and hooks, not per-request callables
+            self._async_funcs[func] = wrapped
+        return wrapped
 
     def sync_to_async(self, func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
         @functools.wraps(func)
@@ -352,7 +361,8 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         self._got_first_request = True
         rv: Any
         try:
-            await signals.send(signals.request_started, self)
+            if signals.request_started.receivers:
+                await signals.send(signals.request_started, self)
             rv = await self.preprocess_request(ctx)
             if rv is None:
                 rv = await self.dispatch_request(ctx)
@@ -404,7 +414,8 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         response = await self.make_response(rv)
         try:
             response = await self.process_response(ctx, response)
-            await signals.send(signals.request_finished, self, response=response)
+            if signals.request_finished.receivers:
+                await signals.send(signals.request_finished, self, response=response)
         except Exception:
             if not from_error_handler:
                 raise

@@ -84,7 +84,8 @@ class AppContext:
 
     async def push(self) -> None:
         self._tokens.append(_cv_app.set(self))
-        await signals.send(signals.appcontext_pushed, self.app)
+        if signals.appcontext_pushed.receivers:
+            await signals.send(signals.appcontext_pushed, self.app)
 
     async def pop(self, exc: BaseException | None = _sentinel) -> None:
         app = self.app

@@ -1,4 +1,10 @@
-"""Binding werkzeug's URL map to a request (werkzeug's own binder wants a WSGI environ)."""
+"""Binding werkzeug's URL map to a request (werkzeug's own binder wants a WSGI environ).
+
+``Map.bind`` normalises the host (lower case, IDNA) every time it is called. The result
+depends only on the host, scheme, root path and subdomain, so it is remembered per map in
+a small bounded table (the Host header is the client's to choose, so it must be bounded),
+and each request gets a fresh ``MapAdapter`` for its own path, method and query.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ import warnings
 from typing import TYPE_CHECKING
 
 from werkzeug.routing import Map, MapAdapter
+
+_BINDINGS_KEPT = 256
 
 if TYPE_CHECKING:
     from werkzeug.sansio.request import Request
@@ -48,12 +56,25 @@ def bind_to_request(
             subdomain = "<invalid>"
         else:
             subdomain = ".".join(filter(None, current[:offset]))
-    return url_map.bind(
-        server_name,
-        script_name=request.root_path or "/",
-        subdomain=subdomain,
-        url_scheme=scheme,
-        default_method=request.method,
-        path_info=request.path,
-        query_args=request.query_string.decode("latin-1"),
+    script_name = request.root_path or "/"
+    key = (server_name, script_name, subdomain, scheme)
+    bindings: dict[tuple[str, str, str | None, str], MapAdapter]
+    bindings = url_map.__dict__.setdefault("_trioquart_bindings", {})
+    base = bindings.get(key)
+    if base is None:
+        base = url_map.bind(
+            server_name, script_name=script_name, subdomain=subdomain, url_scheme=scheme
+        )
+        if len(bindings) >= _BINDINGS_KEPT:
+            bindings.clear()
+        bindings[key] = base
+    return MapAdapter(
+        url_map,
+        base.server_name,
+        base.script_name,
+        base.subdomain,
+        base.url_scheme,
+        request.path,
+        request.method,
+        request.query_string.decode("latin-1"),
     )
