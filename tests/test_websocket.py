@@ -1389,6 +1389,26 @@ async def test_a_message_over_the_size_limit_closes_with_1009() -> None:
     assert received == ["x" * 10]
 
 
+async def test_text_message_size_counts_utf8_bytes() -> None:
+    app = make_app()
+    app.config["WEBSOCKET_MAX_MESSAGE_SIZE"] = 10
+    received: list[str | bytes] = []
+
+    @app.websocket("/ws")
+    async def handler() -> None:
+        async for message in websocket:
+            received.append(message)
+
+    with trio.fail_after(TIMEOUT):
+        async with app.test_client().websocket("/ws") as ws:
+            await ws.send("é" * 5)  # 5 characters, 10 bytes: at the limit
+            await ws.send("é" * 6)  # 6 characters, 12 bytes: over it
+            with pytest.raises(WebsocketDisconnectError) as info:
+                await ws.receive()
+    assert info.value.code == 1009
+    assert received == ["é" * 5]
+
+
 # ---- errors reaching the test -------------------------------------------------------------
 
 

@@ -172,8 +172,8 @@ class WebsocketConnection:
                     data = message.get("bytes")
                     if data is None:
                         data = message.get("text") or ""
-                    if limit is not None and len(data) > limit:
-                        await self._too_big(len(data), limit)
+                    if limit is not None and (size := _size(data, limit)) > limit:
+                        await self._too_big(size, limit)
                         return
                     await self._inbox_in.send(data)
                 elif kind == "websocket.disconnect":
@@ -319,3 +319,11 @@ class WebsocketConnection:
             await self._send(
                 {"type": "websocket.http.response.body", "body": body, "more_body": False}
             )
+
+
+def _size(data: str | bytes, limit: int) -> int:
+    """The size of a message in bytes, as sent (text as UTF-8), encoding text only when its
+    length in characters leaves the answer open (a character is 1 to 4 bytes)."""
+    if isinstance(data, bytes) or len(data) > limit or 4 * len(data) <= limit:
+        return len(data)
+    return len(data.encode())
