@@ -1,7 +1,8 @@
 """Form parsing as the body arrives: urlencoded and multipart (werkzeug's sans-IO decoder).
 
-Multipart is decoded chunk by chunk while the client uploads; file parts go to werkzeug's
-spooled temporary files (in memory up to 500 KB, then on disk). Field values count against
+Multipart is decoded chunk by chunk while the client uploads; file parts go to spooled
+temporary files (in memory up to 500 KB, then on disk, written through trio's worker threads)
+and come out as :class:`trioquart.datastructures.FileStorage`. Field values count against
 ``MAX_FORM_MEMORY_SIZE`` and parts against ``MAX_FORM_PARTS``; breaking either is a 413,
 malformed multipart a 400.
 """
@@ -12,10 +13,12 @@ from collections.abc import AsyncIterable
 from typing import IO, Any
 from urllib.parse import parse_qsl
 
-from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.formparser import MultiPartParser
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+
+from .datastructures import FileStorage, new_spooled_file, write_stream
 
 _PIECE = 64 * 1024
 
@@ -84,51 +87,48 @@ class FormDataParser:
         field_size = 0
         ended = False
 
-        def feed(data: bytes | None) -> None:
+        def next_event() -> Any:
+            try:
+                return decoder.next_event()
+            except ValueError as error:
+                # werkzeug raises ValueError for malformed input; its limits raise 413.
+                raise BadRequest("Malformed multipart/form-data body.") from error
+
+        async def feed(data: bytes | None) -> None:
             nonlocal part, container, field_size, ended
             decoder.receive_data(data)
-            try:
-                event: Any = decoder.next_event()
-                while not isinstance(event, NeedData):
-                    if isinstance(event, Epilogue):
-                        ended = True
-                        return
-                    if isinstance(event, Field):
-                        part, buffer[:], field_size = event, [], 0
-                    elif isinstance(event, File):
-                        part, field_size = event, 0
-                        container = helper.start_file_streaming(event, content_length)
-                    elif isinstance(event, Data):
-                        if isinstance(part, Field):
-                            field_size += len(event.data)
-                            limit = self.max_form_memory_size
-                            if limit is not None and field_size > limit:
-                                raise RequestEntityTooLarge()
-                            buffer.append(event.data)
-                            if not event.more_data:
-                                charset = helper.get_part_charset(part.headers)
-                                fields.append(
-                                    (part.name, b"".join(buffer).decode(charset, "replace"))
-                                )
-                        elif isinstance(part, File) and container is not None:
-                            container.write(event.data)
-                            if not event.more_data:
-                                container.seek(0)
-                                files.append(
-                                    (
-                                        part.name,
-                                        FileStorage(
-                                            container,
-                                            part.filename,
-                                            part.name,
-                                            headers=part.headers,
-                                        ),
-                                    )
-                                )
-                    event = decoder.next_event()
-            except ValueError as error:
-                # werkzeug raises ValueError for malformed input; its limits raise 413 directly.
-                raise BadRequest("Malformed multipart/form-data body.") from error
+            event = next_event()
+            while not isinstance(event, NeedData):
+                if isinstance(event, Epilogue):
+                    ended = True
+                    return
+                if isinstance(event, Field):
+                    part, buffer[:], field_size = event, [], 0
+                elif isinstance(event, File):
+                    part, field_size = event, 0
+                    container = new_spooled_file()
+                elif isinstance(event, Data):
+                    if isinstance(part, Field):
+                        field_size += len(event.data)
+                        limit = self.max_form_memory_size
+                        if limit is not None and field_size > limit:
+                            raise RequestEntityTooLarge()
+                        buffer.append(event.data)
+                        if not event.more_data:
+                            charset = helper.get_part_charset(part.headers)
+                            fields.append((part.name, b"".join(buffer).decode(charset, "replace")))
+                    elif isinstance(part, File) and container is not None:
+                        # Past SPOOL_MAX_SIZE the container is a file on disk, written
+                        # through a worker thread.
+                        await write_stream(container, event.data)
+                        if not event.more_data:
+                            container.seek(0)
+                            storage = FileStorage(
+                                container, part.filename, part.name, headers=part.headers
+                            )
+                            files.append((part.name, storage))
+                            container = None
+                event = next_event()
 
         try:
             async for chunk in chunks:
@@ -137,9 +137,9 @@ class FormDataParser:
                 # of the size its own parser uses.
                 for start in range(0, len(chunk), _PIECE):
                     if not ended:
-                        feed(chunk[start : start + _PIECE])
+                        await feed(chunk[start : start + _PIECE])
             if not ended:
-                feed(None)
+                await feed(None)
         except BaseException:
             for _, storage in files:
                 storage.close()
