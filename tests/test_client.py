@@ -395,3 +395,32 @@ async def test_response_headers_are_those_the_app_sent() -> None:
     assert get.headers["Content-Length"] == "10"
     assert head.headers["Content-Length"] == "10"
     assert head.headers["X-Extra"] == "1"
+
+
+async def test_path_is_percent_decoded_as_a_server_does() -> None:
+    app = make_app()
+
+    @app.route("/<path:rest>")
+    async def show(rest: str) -> str:
+        return f"{request.path}|{rest}|{request.scope['raw_path'].decode()}"
+
+    response = await app.test_client().get("/a%20b/%2e%2e/c")
+    assert await response.get_data() == b"/a b/../c|a b/../c|/a%20b/%2e%2e/c"
+
+
+async def test_streaming_request_keeps_a_given_content_type() -> None:
+    app = make_app()
+
+    @app.route("/", methods=["POST"])
+    async def index() -> Any:
+        form = await request.form
+        return {"type": request.mimetype, "form": form.to_dict()}
+
+    body = b'--XyZ\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--XyZ--\r\n'
+    headers = {"Content-Type": "multipart/form-data; boundary=XyZ"}
+    async with app.test_client().request("/", method="POST", headers=headers) as connection:
+        await connection.send(body)
+        await connection.send_complete()
+        with trio.fail_after(5):
+            response = await connection.as_response()
+    assert await response.get_json() == {"type": "multipart/form-data", "form": {"a": "1"}}

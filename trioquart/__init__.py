@@ -19,6 +19,7 @@ from .ctx import (
     has_request_context,
     has_websocket_context,
 )
+from .files import safe_join, send_file, send_from_directory
 from .flashing import flash, get_flashed_messages
 from .globals import current_app, g, request, session, websocket
 from .helpers import abort, jsonify, make_response, redirect, url_for
@@ -102,6 +103,9 @@ __all__ = [
     "request_finished",
     "request_started",
     "request_tearing_down",
+    "safe_join",
+    "send_file",
+    "send_from_directory",
     "session",
     "signals_available",
     "stream_template",

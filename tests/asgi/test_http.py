@@ -526,3 +526,35 @@ async def test_request_body_is_read_with_bounded_buffering() -> None:
     assert pulled_before_reading == [3]
     assert sent[0]["status"] == 200
     assert b"".join(m.get("body", b"") for m in sent[1:]) == b"1000"
+
+
+async def test_stream_parked_at_a_yield_is_closed_when_sending_stops() -> None:
+    """The client stops reading, so the server's send() blocks while the generator waits
+    at a yield; when the response timeout ends the send, the generator is closed at once."""
+    app = TrioQuart(__name__)
+    app.config["RESPONSE_TIMEOUT"] = 0.1
+    events: list[str] = []
+
+    @app.get("/")
+    async def index() -> Any:
+        async def chunks() -> Any:
+            try:
+                yield "one"
+                yield "two"
+            finally:
+                events.append("generator closed")
+
+        return chunks()
+
+    async def receive() -> dict[str, Any]:
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            await trio.sleep_forever()  # a client that has stopped reading
+
+    with trio.fail_after(5):
+        await app(http_scope(), receive, send)
+        events.append("app returned")
+    assert events == ["generator closed", "app returned"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import unquote
 
 from werkzeug.datastructures import Headers
 from werkzeug.test import EnvironBuilder
@@ -70,7 +70,8 @@ def encode_request(
             builder.files.add_file(key, *value)
         else:
             builder.files.add_file(key, value)
-    given_length = Headers(headers).get("Content-Length") if headers is not None else None
+    given = Headers(headers) if headers is not None else Headers()
+    given_length = given.get("Content-Length")
     try:
         environ = builder.get_environ()
         with environ["wsgi.input"] as stream:  # a temporary file for large bodies
@@ -87,6 +88,8 @@ def encode_request(
             request_headers["Content-Length"] = given_length
         else:
             request_headers["Transfer-Encoding"] = "chunked"  # as a real client would say
+        if "Content-Type" in given:  # the caller's own (a multipart boundary, say) stands
+            request_headers["Content-Type"] = given["Content-Type"]
     elif body or method not in {"GET", "HEAD", "OPTIONS"}:
         request_headers["Content-Length"] = str(len(body))
     if "Host" not in request_headers:
@@ -115,8 +118,9 @@ def make_scope(
         "http_version": http_version,
         "method": method,
         "scheme": scheme,
-        "path": root_path + path,
-        "raw_path": quote(root_path + path).encode("ascii"),
+        # As a server does: ``path`` percent-decoded, ``raw_path`` as sent.
+        "path": unquote(root_path + path),
+        "raw_path": (root_path + path).encode("ascii", "backslashreplace"),
         "query_string": query_string,
         "root_path": root_path,
         "headers": [

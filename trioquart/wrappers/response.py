@@ -138,8 +138,16 @@ class Response(SansIOResponse):
             return
         source = self.response
         if isinstance(source, AsyncIterable):
-            async for item in source:
-                yield _to_bytes(item)
+            iterator = aiter(source)
+            try:
+                async for item in iterator:
+                    yield _to_bytes(item)
+            finally:
+                # Sending may stop between two items (a disconnect, a timeout): close the
+                # source then, so its own cleanup runs now rather than at garbage collection.
+                aclose = getattr(iterator, "aclose", None)
+                if aclose is not None:
+                    await aclose()
         elif isinstance(source, list | tuple):
             for item in source:
                 yield _to_bytes(item)
