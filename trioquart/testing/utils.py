@@ -70,8 +70,8 @@ def encode_request(
             builder.files.add_file(key, *value)
         else:
             builder.files.add_file(key, value)
-    given = Headers(headers) if headers is not None else Headers()
-    given_length = given.get("Content-Length")
+    caller_headers = Headers(headers) if headers is not None else Headers()
+    given_length = caller_headers.get("Content-Length")
     try:
         environ = builder.get_environ()
         with environ["wsgi.input"] as stream:  # a temporary file for large bodies
@@ -88,8 +88,8 @@ def encode_request(
             request_headers["Content-Length"] = given_length
         else:
             request_headers["Transfer-Encoding"] = "chunked"  # as a real client would say
-        if "Content-Type" in given:  # the caller's own (a multipart boundary, say) stands
-            request_headers["Content-Type"] = given["Content-Type"]
+        if "Content-Type" in caller_headers:  # the caller's own (a boundary, say) stands
+            request_headers["Content-Type"] = caller_headers["Content-Type"]
     elif body or method not in {"GET", "HEAD", "OPTIONS"}:
         request_headers["Content-Length"] = str(len(body))
     if "Host" not in request_headers:

@@ -138,14 +138,14 @@ class Response(SansIOResponse):
             return
         source = self.response
         if isinstance(source, AsyncIterable):
-            iterator = aiter(source)
+            items = aiter(source)
             try:
-                async for item in iterator:
+                async for item in items:
                     yield _to_bytes(item)
             finally:
                 # Sending may stop between two items (a disconnect, a timeout): close the
                 # source then, so its own cleanup runs now rather than at garbage collection.
-                aclose = getattr(iterator, "aclose", None)
+                aclose = getattr(items, "aclose", None)
                 if aclose is not None:
                     await aclose()
         elif isinstance(source, list | tuple):
