@@ -241,3 +241,14 @@ def test_tagged_serializer_is_flasks() -> None:
     value = {"t": (1, 2), "b": b"\x00", "u": uuid.UUID(int=5), "m": Markup("<x>")}
     assert serializer.loads(serializer.dumps(value)) == value
     assert TaggedJSONSerializer is flask.json.tag.TaggedJSONSerializer
+
+
+def test_provider_and_tag_modules_port_quart_imports() -> None:
+    from flask.json.provider import DefaultJSONProvider as FlaskProvider
+    from flask.json.tag import TaggedJSONSerializer as FlaskSerializer
+
+    from trioquart.json.provider import DefaultJSONProvider
+    from trioquart.json.tag import TaggedJSONSerializer
+
+    assert DefaultJSONProvider is FlaskProvider
+    assert TaggedJSONSerializer is FlaskSerializer

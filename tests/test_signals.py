@@ -182,10 +182,6 @@ async def test_unhandled_error_signals() -> None:
     assert recorder.log[3] == ("appcontext-tearing-down", error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sent twice: HTTPConnection.handle_error_group handles the propagated error again",
-)
 async def test_got_request_exception_also_fires_when_propagating() -> None:
     app = make_app(testing=True)
 
@@ -381,10 +377,6 @@ async def test_got_websocket_exception(caplog: pytest.LogCaptureFixture) -> None
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the websocket_received/websocket_sent calls in trioquart/asgi/websocket.py",
-)
 async def test_websocket_message_signals() -> None:
     app = make_app()
     received: list[Any] = []
@@ -456,9 +448,6 @@ async def test_got_background_exception(caplog: pytest.LogCaptureFixture) -> Non
     assert log == [(app, error)]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs got_serving_exception sent from TrioQuart.startup/shutdown"
-)
 async def test_got_serving_exception() -> None:
     app = make_app()
     error = ConnectionError("no database")

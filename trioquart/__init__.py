@@ -39,6 +39,8 @@ from .signals import (
     signals_available,
     template_rendered,
     websocket_finished,
+    websocket_received,
+    websocket_sent,
     websocket_started,
     websocket_tearing_down,
 )
@@ -51,6 +53,7 @@ from .templating import (
     stream_with_context,
 )
 from .typing import ResponseReturnValue
+from .views import MethodView, View
 from .wrappers import ClientDisconnectedError, Request, Response
 from .wrappers.websocket import Websocket, WebsocketDisconnectedError, WebsocketState
 
@@ -62,11 +65,13 @@ __all__ = [
     "ClientDisconnectedError",
     "Config",
     "Markup",
+    "MethodView",
     "Request",
     "RequestContext",
     "Response",
     "ResponseReturnValue",
     "TrioQuart",
+    "View",
     "Websocket",
     "WebsocketContext",
     "WebsocketDisconnectedError",
@@ -115,6 +120,8 @@ __all__ = [
     "url_for",
     "websocket",
     "websocket_finished",
+    "websocket_received",
+    "websocket_sent",
     "websocket_started",
     "websocket_tearing_down",
 ]

@@ -321,28 +321,38 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         self.logger.error("Error in background task", exc_info=error)
 
     async def startup(self) -> None:
-        """Run the ``before_serving`` functions and start the ``while_serving`` generators."""
+        """Run the ``before_serving`` functions and start the ``while_serving`` generators.
+        A failure is sent as ``got_serving_exception`` and raised."""
         self._serving_gens: list[AsyncGenerator[None, None]] = []
         async with self.app_context():
-            for func in self.before_serving_funcs:
-                await func()
-            for gen_func in self.while_serving_gens:
-                gen = gen_func()
-                await gen.__anext__()
-                self._serving_gens.append(gen)
+            try:
+                for func in self.before_serving_funcs:
+                    await func()
+                for gen_func in self.while_serving_gens:
+                    gen = gen_func()
+                    await gen.__anext__()
+                    self._serving_gens.append(gen)
+            except Exception as error:
+                await signals.send(signals.got_serving_exception, self, exception=error)
+                raise
 
     async def shutdown(self) -> None:
-        """Resume the ``while_serving`` generators (last first), then run ``after_serving``."""
+        """Resume the ``while_serving`` generators (last first), then run ``after_serving``.
+        A failure is sent as ``got_serving_exception`` and raised."""
         async with self.app_context():
-            for gen in reversed(getattr(self, "_serving_gens", [])):
-                try:
-                    await gen.__anext__()
-                except StopAsyncIteration:
-                    pass
-                else:
-                    raise RuntimeError("A while_serving generator yielded more than once.")
-            for func in self.after_serving_funcs:
-                await func()
+            try:
+                for gen in reversed(getattr(self, "_serving_gens", [])):
+                    try:
+                        await gen.__anext__()
+                    except StopAsyncIteration:
+                        pass
+                    else:
+                        raise RuntimeError("A while_serving generator yielded more than once.")
+                for func in self.after_serving_funcs:
+                    await func()
+            except Exception as error:
+                await signals.send(signals.got_serving_exception, self, exception=error)
+                raise
 
     # ---- per-request dispatch -------------------------------------------------------------
 

@@ -141,6 +141,8 @@ class HTTPConnection:
         error = strip_cancelled(group)
         if error is None or holds_interrupt(error):
             raise group
+        if self.propagate and error is ctx.unhandled_error:
+            raise error  # handle_exception already dealt with it and wants it to propagate
         app = self.app
         if self.response_started:
             # Too late for another response: the connection is closed without completing

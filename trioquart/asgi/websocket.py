@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import trio
 from werkzeug.datastructures import Headers
 
+from .. import signals
 from ..errors import holds_interrupt, strip_cancelled
 from ..wrappers.websocket import WebsocketDisconnectedError, WebsocketState
 
@@ -175,6 +176,8 @@ class WebsocketConnection:
                     if limit is not None and (size := _size(data, limit)) > limit:
                         await self._too_big(size, limit)
                         return
+                    if signals.websocket_received.receivers:
+                        await signals.send_message(signals.websocket_received, self.app, data)
                     await self._inbox_in.send(data)
                 elif kind == "websocket.disconnect":
                     # Recorded before the inbox closes: a handler woken by its end must
@@ -264,6 +267,8 @@ class WebsocketConnection:
             await self._send({"type": "websocket.send", "bytes": bytes(data)})
         else:
             raise TypeError(f"A websocket sends str or bytes, not {type(data).__name__}.")
+        if signals.websocket_sent.receivers:
+            await signals.send_message(signals.websocket_sent, self.app, data)
 
     async def close(self, code: int, reason: str) -> None:
         if self.state is WebsocketState.ACCEPTED:
