@@ -509,3 +509,23 @@ async def test_max_form_parts_urlencoded_at_the_limit_is_accepted() -> None:
     assert (response.status_code, await response.get_data()) == (200, b"3")
     response = await client.post("/", form={"a": "1", "b": "2", "c": "3", "d": "4"})
     assert response.status_code == 413
+
+
+async def test_push_promise_over_http2_and_a_no_op_over_http11() -> None:
+    from trioquart import make_push_promise
+
+    app = TrioQuart(__name__)
+
+    @app.route("/")
+    async def index() -> str:
+        await make_push_promise("/style.css")
+        return "page"
+
+    client = app.test_client()
+    response = await client.get("/", http_version="2", headers={"Accept": "text/css"})
+    assert response.status_code == 200
+    assert [(path, headers.get("accept")) for path, headers in client.push_promises] == [
+        ("/style.css", "text/css")
+    ]
+    await client.get("/")  # HTTP/1.1: the server cannot push, so nothing is asked for
+    assert len(client.push_promises) == 1

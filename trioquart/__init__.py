@@ -22,7 +22,7 @@ from .ctx import (
 from .files import safe_join, send_file, send_from_directory
 from .flashing import flash, get_flashed_messages
 from .globals import current_app, g, request, session, websocket
-from .helpers import abort, jsonify, make_response, redirect, url_for
+from .helpers import abort, jsonify, make_push_promise, make_response, redirect, url_for
 from .signals import (
     appcontext_popped,
     appcontext_pushed,
@@ -99,6 +99,7 @@ __all__ = [
     "has_request_context",
     "has_websocket_context",
     "jsonify",
+    "make_push_promise",
     "make_response",
     "message_flashed",
     "redirect",

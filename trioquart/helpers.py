@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from werkzeug.exceptions import abort as _werkzeug_abort
 from werkzeug.utils import redirect as _werkzeug_redirect
 
-from .globals import _cv_app, current_app
+from .globals import _cv_app, current_app, request
 
 if TYPE_CHECKING:
     from werkzeug.sansio.response import Response as SansIOResponse
@@ -33,6 +33,12 @@ def redirect(location: str, code: int = 302) -> Response:
     from .wrappers.response import Response
 
     return _werkzeug_redirect(location, code, Response=Response)  # type: ignore[arg-type,return-value]
+
+
+async def make_push_promise(path: str) -> None:
+    """Ask an HTTP/2 server to push ``path`` along with this response (a no-op where the
+    server cannot push)."""
+    await request.send_push_promise(path)
 
 
 async def make_response(*args: Any) -> Response:

@@ -99,7 +99,12 @@ class HTTPConnection:
         request.max_form_memory_size = config["MAX_FORM_MEMORY_SIZE"]
         request.max_form_parts = config["MAX_FORM_PARTS"]
         request.body_timeout = config["BODY_TIMEOUT"]
+        if "http.response.push" in scope.get("extensions", ()):
+            request._push = self.push
         return request
+
+    async def push(self, path: str, headers: list[tuple[bytes, bytes]]) -> None:
+        await self.send({"type": "http.response.push", "path": path, "headers": headers})
 
     async def run(self) -> None:
         app = self.app

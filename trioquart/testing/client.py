@@ -170,6 +170,8 @@ class TestClient:
     def __init__(self, app: TrioQuart, use_cookies: bool = True) -> None:
         self.app = app
         self.cookie_jar: CookieJar | None = CookieJar() if use_cookies else None
+        #: ``(path, headers)`` of each server push the app asked for (HTTP/2 requests).
+        self.push_promises: list[tuple[str, Headers]] = []
 
     def set_cookie(self, server_name: str, key: str, value: str = "", path: str = "/") -> None:
         """Store a cookie as if the app had set it (``server_name`` is for Quart's
@@ -207,6 +209,8 @@ class TestClient:
             http_version=http_version,
             scope_base=scope_base,
         )
+        if http_version in {"2", "3"}:
+            scope["extensions"]["http.response.push"] = {}
         scope["trioquart.test_body"] = body
         return scope
 
@@ -280,6 +284,9 @@ class TestClient:
             return {"type": "http.disconnect"}
 
         async def send(message: Message) -> None:
+            if message["type"] == "http.response.push":
+                self.push_promises.append((message["path"], _decode_headers(message["headers"])))
+                return
             sent.append(message)
             if message["type"] == "http.response.body" and not message.get("more_body", False):
                 complete.set()

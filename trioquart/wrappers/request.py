@@ -10,7 +10,7 @@ they are consumed, which catches chunked and streamed uploads as well as a decla
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import trio
@@ -172,6 +172,29 @@ class Request(ConnectionMixin, SansIORequest):
         self.body = Body(self, chunks)
         self._form: tuple[MultiDict[str, str], MultiDict[str, FileStorage]] | None = None
         self._json: dict[bool, Any] = {}
+
+    #: Headers a server push copies from the request that caused it.
+    push_promise_headers = (
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "cache-control",
+        "user-agent",
+    )
+
+    async def send_push_promise(self, path: str) -> None:
+        """Ask an HTTP/2 server to push ``path`` to the client. Nothing happens when the
+        server does not offer the ``http.response.push`` extension (HTTP/1.1, say)."""
+        push = self._push
+        if push is not None:
+            headers = [
+                (name.encode("latin-1"), value.encode("latin-1"))
+                for name in self.push_promise_headers
+                if (value := self.headers.get(name)) is not None
+            ]
+            await push(path, headers)
+
+    _push: Callable[[str, list[tuple[bytes, bytes]]], Awaitable[None]] | None = None
 
     async def get_data(
         self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False
