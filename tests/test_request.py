@@ -529,3 +529,16 @@ async def test_push_promise_over_http2_and_a_no_op_over_http11() -> None:
     ]
     await client.get("/")  # HTTP/1.1: the server cannot push, so nothing is asked for
     assert len(client.push_promises) == 1
+
+
+async def test_json_body_that_is_not_utf8_is_400() -> None:
+    app = TrioQuart(__name__)
+
+    @app.post("/")
+    async def index() -> Any:
+        return {"got": await request.get_json()}
+
+    response = await app.test_client().post(
+        "/", data=b'{"name": "\xff\xfe"}', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
