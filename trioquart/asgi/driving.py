@@ -40,3 +40,26 @@ def run_noting_first_wait(
                 trap = coro.send(value)
             except StopIteration as done:
                 return done.value
+
+
+@types.coroutine
+def run_asking_at_each_wait(
+    coro: Coroutine[Any, Any, T], on_wait: Callable[[], bool]
+) -> Generator[Any, Any, T]:
+    """``await coro``, calling ``on_wait()`` before each time it waits, until ``on_wait``
+    returns True (it has done what it needed; later waits are passed through unasked)."""
+    asking = True
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            trap = coro.throw(error) if error is not None else coro.send(value)
+        except StopIteration as done:
+            return done.value
+        if asking:
+            asking = not on_wait()
+        error = None
+        try:
+            value = yield trap
+        except BaseException as thrown:
+            error = thrown

@@ -16,8 +16,13 @@ The connection moves through :class:`~trioquart.wrappers.websocket.WebsocketStat
   forever, and drops sends after close, so the disconnect is remembered and nothing is
   received again.
 
-Messages from the client wait in a bounded channel (``WEBSOCKET_QUEUE_SIZE``): when the
-handler falls behind, the server stops reading and TCP slows the client down. When the
+Reading: while the handler only waits in its own ``receive``/``send``, it reads the
+server's messages directly (the fastest path, and a handler blocked in ``receive`` sees a
+disconnect itself). The first time the handler task waits on anything else (a timer, a
+queue, a child task), a watcher task starts and from then on reads ahead, so a disconnect
+is noticed whatever the handler is doing. Read-ahead messages wait in a bounded channel
+(``WEBSOCKET_QUEUE_SIZE``): when the handler falls behind, the server stops reading and TCP
+slows the client down. When the
 client goes away, the handler and the tasks in the websocket's nursery are cancelled; if
 messages the client sent are still queued, the handler first gets up to
 ``WEBSOCKET_DRAIN_TIMEOUT`` seconds to read them (until it asks past the last one).
@@ -35,6 +40,7 @@ from werkzeug.datastructures import Headers
 from .. import signals
 from ..errors import holds_interrupt, strip_cancelled
 from ..wrappers.websocket import WebsocketDisconnectedError, WebsocketState
+from .driving import run_asking_at_each_wait
 
 if TYPE_CHECKING:
     from ..app import TrioQuart
@@ -77,6 +83,13 @@ class WebsocketConnection:
         )
         self._drained = trio.Event()
         self._accept_lock = trio.Lock()
+        # Direct reading (see the module docstring): one reader at a time, and whether the
+        # handler task is inside its own receive/send (its waits there need no watcher).
+        self._read_lock = trio.Lock()
+        self._watching = False
+        self._handler_task: trio.lowlevel.Task | None = None
+        self._handler_in_io = False
+        self._max_message_size: int | None = app.config["WEBSOCKET_MAX_MESSAGE_SIZE"]
         self._nursery: trio.Nursery | None = None
         self._websocket: Websocket | None = None
 
@@ -118,8 +131,10 @@ class WebsocketConnection:
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
                     websocket._nursery = nursery
-                    nursery.start_soon(self.receive_messages)
-                    response = await app.handle_websocket(ctx)
+                    self._handler_task = trio.lowlevel.current_task()
+                    response = await run_asking_at_each_wait(
+                        app.handle_websocket(ctx), self._on_handler_wait
+                    )
                     await self.finish(ctx, response)
                     nursery.cancel_scope.cancel()
             except BaseExceptionGroup as group:
@@ -161,10 +176,24 @@ class WebsocketConnection:
             response = await app.handle_websocket_exception(ctx, error)
         await self.finish(ctx, response)
 
+    def _on_handler_wait(self) -> bool:
+        """Called before each wait of the handler task: start the watcher the first time
+        the handler waits on something other than its own websocket I/O."""
+        if self._watching:
+            return True
+        if self._handler_in_io:
+            return False
+        self._watching = True
+        assert self._nursery is not None
+        self._nursery.start_soon(self.receive_messages)
+        return True
+
     async def receive_messages(self) -> None:
-        """Move client messages into the bounded inbox until the disconnect."""
-        limit = self.app.config["WEBSOCKET_MAX_MESSAGE_SIZE"]
+        """The watcher: move client messages into the bounded inbox until the disconnect.
+        It takes the read lock for good, once any direct read in progress has finished."""
+        limit = self._max_message_size
         client_closed = False
+        await self._read_lock.acquire()
         async with self._inbox_in:
             while True:
                 message = await self._receive()
@@ -223,6 +252,14 @@ class WebsocketConnection:
     # ---- the channel the Websocket object uses ------------------------------------------
 
     async def accept(self, headers: Headers | None, subprotocol: str | None) -> None:
+        marked = self._enter_io()
+        try:
+            await self._accept(headers, subprotocol)
+        finally:
+            if marked:
+                self._handler_in_io = False
+
+    async def _accept(self, headers: Headers | None, subprotocol: str | None) -> None:
         async with self._accept_lock:
             if self.state is WebsocketState.ACCEPTED:
                 return
@@ -248,6 +285,15 @@ class WebsocketConnection:
             await self.accept(None, None)
         if self.state is WebsocketState.DENIED:
             raise WebsocketDisconnectedError(self.close_code, self.close_reason)
+        if not self._watching:
+            marked = self._enter_io()
+            try:
+                data = await self._receive_directly()
+            finally:
+                if marked:
+                    self._handler_in_io = False
+            if data is not None:
+                return data
         try:
             return await self._inbox.receive()
         except trio.EndOfChannel:
@@ -256,7 +302,67 @@ class WebsocketConnection:
             self._drained.set()
             raise WebsocketDisconnectedError(self.close_code, self.close_reason) from None
 
+    def _enter_io(self) -> bool:
+        """Mark the handler task as inside its own websocket I/O (its waits there need no
+        watcher); True if this call set the mark and must clear it. Other tasks, and calls
+        already inside, pass through unmarked."""
+        if self._handler_in_io or trio.lowlevel.current_task() is not self._handler_task:
+            return False
+        self._handler_in_io = True
+        return True
+
+    async def _receive_directly(self) -> str | bytes | None:
+        """Read the next message from the server in this task; None if the watcher took
+        over meanwhile (then the inbox has the messages)."""
+        lock = self._read_lock
+        try:
+            lock.acquire_nowait()
+        except trio.WouldBlock:
+            await lock.acquire()
+        gone = False
+        try:
+            if self._watching:
+                return None
+            if self.client_gone:
+                raise WebsocketDisconnectedError(self.close_code, self.close_reason)
+            limit = self._max_message_size
+            while True:
+                message = await self._receive()
+                kind = message["type"]
+                if kind == "websocket.receive":
+                    data = message.get("bytes")
+                    if data is None:
+                        data = message.get("text") or ""
+                    if limit is not None and (size := _size(data, limit)) > limit:
+                        await self._too_big(size, limit)
+                        gone = True
+                        break
+                    if signals.websocket_received.receivers:
+                        await signals.send_message(signals.websocket_received, self.app, data)
+                    return data
+                if kind == "websocket.disconnect":
+                    self._record_disconnect(message.get("code", 1005), message.get("reason") or "")
+                    self.client_gone = True
+                    if self._nursery is not None:
+                        self._nursery.cancel_scope.cancel()
+                    gone = True
+                    break
+        finally:
+            lock.release()
+        # As with the watcher once drained: the reader learns of the close, and the rest of
+        # the connection's work is cancelled (the handler too, at its next wait).
+        assert gone
+        raise WebsocketDisconnectedError(self.close_code, self.close_reason)
+
     async def send(self, data: str | bytes) -> None:
+        marked = self._enter_io()
+        try:
+            await self._send_message(data)
+        finally:
+            if marked:
+                self._handler_in_io = False
+
+    async def _send_message(self, data: str | bytes) -> None:
         if self.state is WebsocketState.CONNECTING:
             await self.accept(None, None)
         if self.state is not WebsocketState.ACCEPTED:
@@ -271,6 +377,14 @@ class WebsocketConnection:
             await signals.send_message(signals.websocket_sent, self.app, data)
 
     async def close(self, code: int, reason: str) -> None:
+        marked = self._enter_io()
+        try:
+            await self._close(code, reason)
+        finally:
+            if marked:
+                self._handler_in_io = False
+
+    async def _close(self, code: int, reason: str) -> None:
         if self.state is WebsocketState.ACCEPTED:
             self.state = WebsocketState.CLOSED
         elif self.state is WebsocketState.CONNECTING:
