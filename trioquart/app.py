@@ -384,6 +384,8 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         """Run the URL value preprocessors, then the ``before_request`` functions (app
         first, then each blueprint from the outermost in); a value returned by one of them
         is the response and the view is not called."""
+        if not (self.url_value_preprocessors or self.before_request_funcs):
+            return None
         request = ctx.request
         names = (None, *reversed(request.blueprints))
         for name in names:
@@ -437,9 +439,10 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         blueprint first, each list in reverse), then save the session."""
         for func in ctx._after_request_functions:
             response = await func(response)
-        for name in chain(ctx.request.blueprints, (None,)):
-            for after_func in reversed(self.after_request_funcs.get(name, ())):
-                response = await self.ensure_async(after_func)(response)
+        if self.after_request_funcs:
+            for name in chain(ctx.request.blueprints, (None,)):
+                for after_func in reversed(self.after_request_funcs.get(name, ())):
+                    response = await self.ensure_async(after_func)(response)
         session = ctx._session
         if session is not None and not self.session_interface.is_null_session(session):
             await self.session_interface.save_session(self, session, response)

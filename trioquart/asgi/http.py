@@ -29,9 +29,9 @@ from contextlib import aclosing
 from typing import TYPE_CHECKING
 
 import trio
-from werkzeug.datastructures import Headers
 
 from ..errors import holds_interrupt, strip_cancelled
+from ..wrappers.base import headers_from_scope
 from .driving import run_noting_first_wait
 
 if TYPE_CHECKING:
@@ -74,9 +74,7 @@ class HTTPConnection:
         scope = self.scope
         app = self.app
         config = app.config
-        headers = Headers(
-            [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]]
-        )
+        headers = headers_from_scope(scope["headers"])
         root_path = scope.get("root_path", "")
         path = scope["path"]
         if root_path and path.startswith(root_path):

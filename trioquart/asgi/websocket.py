@@ -39,6 +39,7 @@ from werkzeug.datastructures import Headers
 
 from .. import signals
 from ..errors import holds_interrupt, strip_cancelled
+from ..wrappers.base import headers_from_scope
 from ..wrappers.websocket import WebsocketDisconnectedError, WebsocketState
 from .driving import run_asking_at_each_wait
 
@@ -95,9 +96,7 @@ class WebsocketConnection:
 
     def build_websocket(self) -> Websocket:
         scope = self.scope
-        headers = Headers(
-            [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]]
-        )
+        headers = headers_from_scope(scope["headers"])
         root_path = scope.get("root_path", "")
         path = scope["path"]
         if root_path and path.startswith(root_path):

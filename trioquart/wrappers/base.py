@@ -5,9 +5,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import trio
+from werkzeug.datastructures import Headers
 
 if TYPE_CHECKING:
     from werkzeug.routing import Rule
+
+
+def headers_from_scope(raw: list[tuple[bytes, bytes]]) -> Headers:
+    """werkzeug ``Headers`` from an ASGI scope's header list.
+
+    The server has already parsed these, so they go straight into werkzeug's list instead
+    of being validated one by one (which costs more than the rest of building a request).
+    """
+    headers = Headers()
+    headers._list = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]
+    return headers
 
 
 class ConnectionMixin:

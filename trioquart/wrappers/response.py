@@ -54,7 +54,8 @@ class Response(SansIOResponse):
         if status is None and headers is None and mimetype is None and content_type is None:
             # The common case (a view returned a string), without re-deriving the default
             # content type for every response.
-            self.headers = Headers([("Content-Type", self._default_content_type())])
+            self.headers = Headers()
+            self.headers._list = [("Content-Type", self._default_content_type())]
             self.status = self.default_status
         else:
             super().__init__(status, headers, mimetype, content_type)
