@@ -1,0 +1,585 @@
+"""Through a real server: ``hypercorn -k trio -w 1`` on 127.0.0.1, loaded from outside.
+
+For each framework in turn (interleaved over repetitions, a fresh server each time) this
+starts Hypercorn in a subprocess on a free port, pinned to CPU 0 when ``taskset`` exists,
+and then, from CPU 1:
+
+* ``wrk -t1 -c32`` against ``/`` and ``/items/7?q=x`` (after a short warm-up run);
+* a websocket echo load: a separate client process (trio-websocket) opens many connections
+  to ``/ws`` and each makes a bounded number of round trips, all inside ``trio.fail_after``.
+
+It reports requests/s and round trips/s (median of the repetitions, min-max) with the ratio
+to the bare ASGI app, and the server's CPU time per request (user + system time of the
+server's processes during the load, divided by the requests served): with two cores the
+load generator competes for the machine too, and CPU per request is the cost that stays
+meaningful when the server is not the only bottleneck.
+
+Everything listens on 127.0.0.1 only; every server has a bounded lifetime (``timeout``) and
+is stopped by its process group when its turn ends.
+
+    python benchmarks/server.py                    # 3 repetitions, wrk -d5s
+    python benchmarks/server.py --quick            # 1 repetition, wrk -d2s
+    python benchmarks/server.py --only trioquart,bare --duration 10 --json server.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from apps import FRAMEWORKS, hypercorn_target  # noqa: E402
+from common import OtherLoad, environment, format_ratio, note_start, parse_names, summarize  # noqa: E402
+
+HTTP_PATHS = {
+    "/": lambda body: body == b"Hello, World!",
+    "/items/7?q=x": lambda body: json.loads(body) == {"id": 7, "q": "x"},
+}
+WEBSOCKET = "websocket echo"
+SERVER_LIFETIME = 300  # seconds: the most one server may live, whatever happens here
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Settings:
+    repetitions: int = 3
+    duration: float = 5.0
+    warmup: float = 1.0
+    connections: int = 32
+    ws_connections: int = 50
+    ws_rounds: int = 400
+
+    @classmethod
+    def quick(cls) -> Settings:
+        return cls(repetitions=1, duration=2.0, warmup=0.5, ws_rounds=100)
+
+
+# ---- CPU pinning --------------------------------------------------------------------------
+
+
+def _pin(cpu: int) -> list[str]:
+    """A ``taskset`` prefix for ``cpu``, if there is a second CPU and taskset exists."""
+    if shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
+        return []
+    return ["taskset", "-c", str(cpu)]
+
+
+SERVER_CPU, CLIENT_CPU = 0, 1
+
+
+# ---- the server ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """A Hypercorn subprocess in a process group of its own."""
+
+    def __init__(self, name: str, log_dir: Path) -> None:
+        self.name = name
+        self.port = free_port()
+        self.log_path = log_dir / f"hypercorn-{name}-{self.port}.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30) -> None:
+        command = [
+            *_pin(SERVER_CPU),
+            "timeout",
+            "--kill-after=5",
+            str(SERVER_LIFETIME),
+            sys.executable,
+            "-m",
+            "hypercorn",
+            "-k",
+            "trio",
+            "-w",
+            "1",
+            "-b",
+            f"127.0.0.1:{self.port}",
+            hypercorn_target(self.name),
+        ]
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"hypercorn exited early:\n{self.log_path.read_text()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"hypercorn did not listen within {timeout} s")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.process.wait(wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of every process in the server's process group."""
+        assert self.process is not None
+        group = self.process.pid
+        total = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            # After the command name: state ppid pgrp ... utime (12th) stime (13th).
+            if int(fields[2]) == group:
+                total += int(fields[11]) + int(fields[12])
+        return total / CLK_TCK
+
+
+@contextmanager
+def running(name: str, log_dir: Path) -> Iterator[Server]:
+    server = Server(name, log_dir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+def check_http(server: Server, path: str) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    if response.status != 200 or not HTTP_PATHS[path](body):
+        raise RuntimeError(f"GET {path}: {response.status} {body[:200]!r}")
+
+
+# ---- wrk ----------------------------------------------------------------------------------
+
+
+def run_wrk(url: str, connections: int, duration: float) -> dict:
+    seconds = max(1, round(duration))
+    command = [
+        *_pin(CLIENT_CPU),
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "5s",
+        url,
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30)
+    output = completed.stdout
+    rate = re.search(r"Requests/sec:\s*([\d.]+)", output)
+    total = re.search(r"(\d+) requests in", output)
+    if completed.returncode != 0 or rate is None or total is None:
+        raise RuntimeError(f"wrk failed: {completed.stdout}{completed.stderr}")
+    bad = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return {
+        "rate": float(rate.group(1)),
+        "requests": int(total.group(1)),
+        "non_2xx": int(bad.group(1)) if bad else 0,
+        "socket_errors": sum(int(n) for n in errors.groups()) if errors else 0,
+    }
+
+
+# ---- the websocket load (a client process of its own) ------------------------------------
+
+
+def websocket_client(url: str, connections: int, rounds: int, timeout: float) -> dict:
+    """Open ``connections`` websockets, then make ``rounds`` echo round trips on each, all
+    at once; return the round trips per second of the echo phase (connecting excluded).
+
+    It talks to the parent over stdin/stdout around the echo phase, so that the parent can
+    read the server's CPU time exactly over it: it prints ``connected`` and waits for a line,
+    echoes, prints ``done`` and waits for a line, then closes and prints the JSON result."""
+    import trio
+    from trio_websocket import connect_websocket_url
+
+    result: dict = {}
+
+    async def handshake_with_parent(word: str) -> None:
+        print(word, flush=True)
+        await trio.to_thread.run_sync(sys.stdin.readline)
+
+    async def main() -> None:
+        ready = trio.Semaphore(0)
+        go, done, close = trio.Event(), trio.Event(), trio.Event()
+        failures: list[str] = []
+        finished = 0
+        # Not more connects in flight than the server's listen backlog takes.
+        connect_limit = trio.CapacityLimiter(50)
+
+        async def one(index: int, nursery: trio.Nursery) -> None:
+            nonlocal finished
+            async with connect_limit:
+                ws = await connect_websocket_url(nursery, url)
+            try:
+                ready.release()
+                await go.wait()
+                message = f"message from connection {index}"
+                for _ in range(rounds):
+                    await ws.send_message(message)
+                    if await ws.get_message() != message:
+                        failures.append(f"connection {index}: wrong echo")
+                        break
+            finally:
+                finished += 1
+                if finished == connections:
+                    done.set()
+                await close.wait()  # close only once every connection is through
+                await ws.aclose()
+
+        with trio.fail_after(timeout):
+            async with trio.open_nursery() as nursery:
+                for index in range(connections):
+                    nursery.start_soon(one, index, nursery)
+                for _ in range(connections):
+                    await ready.acquire()
+                await handshake_with_parent("connected")
+                started = time.perf_counter()
+                cpu_started = time.process_time()
+                go.set()
+                await done.wait()
+                elapsed = time.perf_counter() - started
+                result["client_cpu_seconds"] = time.process_time() - cpu_started
+                await handshake_with_parent("done")
+                close.set()
+        result.update(
+            rate=connections * rounds / elapsed,
+            round_trips=connections * rounds,
+            seconds=elapsed,
+            failures=failures,
+        )
+
+    trio.run(main)
+    return result
+
+
+def _read_line(process: subprocess.Popen, timeout: float) -> str:
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    line = process.stdout.readline() if ready else ""
+    if not line:
+        raise RuntimeError("the websocket client did not answer in time or exited")
+    return line.strip()
+
+
+def run_websocket_load(server: Server, connections: int, rounds: int) -> dict:
+    """Run the websocket client against ``server``; adds ``server_cpu_seconds``: the server's
+    CPU time over the echo phase alone."""
+    command = [
+        *_pin(CLIENT_CPU),
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--ws-client",
+        f"ws://127.0.0.1:{server.port}/ws",
+        "--ws-connections",
+        str(connections),
+        "--ws-rounds",
+        str(rounds),
+    ]
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+    assert process.stdin is not None
+    try:
+        if _read_line(process, 60) != "connected":
+            raise RuntimeError("unexpected output from the websocket client")
+        cpu_before = server.cpu_seconds()
+        process.stdin.write("go\n")
+        process.stdin.flush()
+        if _read_line(process, 120) != "done":
+            raise RuntimeError("unexpected output from the websocket client")
+        cpu = server.cpu_seconds() - cpu_before
+        process.stdin.write("close\n")
+        process.stdin.flush()
+        output, errors = process.communicate(timeout=60)
+    except (RuntimeError, subprocess.TimeoutExpired) as error:
+        process.kill()
+        _, errors = process.communicate()
+        raise RuntimeError(f"websocket client failed: {error}\n{errors[-2000:]}") from None
+    if process.returncode != 0:
+        raise RuntimeError(f"websocket client failed:\n{errors[-2000:]}")
+    result = json.loads(output)
+    if result["failures"]:
+        raise RuntimeError(f"websocket echo failures: {result['failures'][:3]}")
+    result["server_cpu_seconds"] = cpu
+    return result
+
+
+# ---- the run ------------------------------------------------------------------------------
+
+
+def measure_one_server(name: str, settings: Settings, log_dir: Path, row: dict) -> None:
+    """One turn of one framework: a fresh server, the HTTP loads, the websocket load."""
+    with running(name, log_dir) as server:
+        for path in HTTP_PATHS:
+            if path not in row:
+                continue
+            cell = row[path][name]
+            if cell["error"]:
+                continue
+            try:
+                check_http(server, path)
+                run_wrk(server.base_url + path, settings.connections, settings.warmup)
+                cpu_before = server.cpu_seconds()
+                load = run_wrk(server.base_url + path, settings.connections, settings.duration)
+                cpu = server.cpu_seconds() - cpu_before
+            except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as error:
+                cell["error"] = str(error)
+                continue
+            if load["non_2xx"] or load["socket_errors"]:
+                cell["error"] = (
+                    f"{load['non_2xx']} non-2xx responses, {load['socket_errors']} socket errors"
+                )
+                continue
+            cell["samples"].append(load["rate"])
+            cell["cpu_us"].append(cpu / load["requests"] * 1e6)
+        if WEBSOCKET not in row:
+            return
+        cell = row[WEBSOCKET][name]
+        if cell["error"]:
+            return
+        try:
+            run_websocket_load(server, 10, 20)  # warm-up
+            load = run_websocket_load(server, settings.ws_connections, settings.ws_rounds)
+            cpu = load["server_cpu_seconds"]
+        except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as error:
+            cell["error"] = str(error)
+            return
+        cell["samples"].append(load["rate"])
+        cell["cpu_us"].append(cpu / load["round_trips"] * 1e6)
+        cell.setdefault("client_cpu_share", []).append(load["client_cpu_seconds"] / load["seconds"])
+
+
+def measure(frameworks: list[str], settings: Settings, parts: set[str], progress: bool) -> dict:
+    keys = [key for key in HTTP_PATHS if "http" in parts]
+    if "websocket" in parts:
+        keys.append(WEBSOCKET)
+    row = {
+        key: {name: {"samples": [], "cpu_us": [], "error": None} for name in frameworks}
+        for key in keys
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-server-") as log_dir:
+        for repetition in range(settings.repetitions):
+            for name in frameworks:
+                if progress:
+                    print(
+                        f"  repetition {repetition + 1}/{settings.repetitions}: {name}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                try:
+                    measure_one_server(name, settings, Path(log_dir), row)
+                except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+                    for key in keys:
+                        row[key][name]["error"] = row[key][name]["error"] or str(error)
+    for cells in row.values():
+        for cell in cells.values():
+            cell.update(summarize(cell["samples"]))
+            cell["cpu_us_median"] = summarize(cell["cpu_us"])["median"]
+    return row
+
+
+def ratios(results: dict, field: str = "median") -> dict:
+    """Each framework's ``field`` (the median rate, or ``cpu_us_median``) over the bare
+    app's, per endpoint."""
+    table = {}
+    for key, cells in results.items():
+        bare = cells.get("bare", {}).get(field)
+        table[key] = {
+            f"{name}/bare": (cell[field] / bare if bare and cell.get(field) else None)
+            for name, cell in cells.items()
+            if name != "bare"
+        }
+    return table
+
+
+def report(results: dict, table: dict, frameworks: list[str], settings: Settings) -> str:
+    lines = [
+        f"Through hypercorn -k trio -w 1 (server on CPU {SERVER_CPU}, load on CPU {CLIENT_CPU}"
+        f"{'' if _pin(0) else ' -- not pinned: no taskset or one CPU'}): median of "
+        f"{settings.repetitions} [min-max]. HTTP: wrk -t1 -c{settings.connections} "
+        f"-d{round(settings.duration)}s, req/s. Websocket: {settings.ws_connections} "
+        f"connections x {settings.ws_rounds} echo round trips, round trips/s.",
+        "Server CPU: user+system time of the server processes per request (µs), median.",
+    ]
+    width = 26
+    lines.append(f"{'':24}" + "".join(f"{name:>{width}}" for name in frameworks))
+    for key, cells in results.items():
+        unit = "rt/s" if key == WEBSOCKET else "req/s"
+        texts, cpu_texts = [], []
+        for name in frameworks:
+            cell = cells[name]
+            if cell["error"] or cell["median"] is None:
+                texts.append("FAILED".rjust(width))
+                cpu_texts.append("".rjust(width))
+                continue
+            texts.append(
+                f"{cell['median']:,.0f} [{cell['min']:,.0f}-{cell['max']:,.0f}]".rjust(width)
+            )
+            cpu_texts.append(f"{cell['cpu_us_median']:,.0f} µs CPU".rjust(width))
+        lines.append(f"{key + ' (' + unit + ')':24}" + "".join(texts))
+        lines.append(f"{'':24}" + "".join(cpu_texts))
+    lines.append("")
+    lines.append("Rate relative to the bare ASGI app (target for trioquart: ≥ 0.95):")
+    for key, row in table.items():
+        cells = [
+            f"{pair} {format_ratio(value, '≥ 0.95' if pair.startswith('trioquart') else None)}"
+            for pair, value in row.items()
+        ]
+        lines.append(f"  {key:22}" + "   ".join(cells))
+    lines.append("Server CPU per request relative to the bare ASGI app (steadier than rates):")
+    for key, row in ratios(results, "cpu_us_median").items():
+        cells = [f"{pair} {format_ratio(value)}" for pair, value in row.items()]
+        lines.append(f"  {key:22}" + "   ".join(cells))
+    shares = [
+        f"{name} {share:.0%}"
+        for name, cell in results.get(WEBSOCKET, {}).items()
+        for share in [summarize(cell.get("client_cpu_share", []))["median"]]
+        if share is not None
+    ]
+    if shares:
+        lines.append(
+            "Websocket client CPU use during the echo (near 100% = the client, not the "
+            "server, limits the rate): " + ", ".join(shares)
+        )
+    errors = [
+        f"  {name} {key}: {cell['error']}"
+        for key, cells in results.items()
+        for name, cell in cells.items()
+        if cell["error"]
+    ]
+    if errors:
+        lines += ["", "Failures:", *errors]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one short repetition")
+    parser.add_argument("--only", action="append", metavar="NAME", help="frameworks to measure")
+    parser.add_argument("--repetitions", type=int)
+    parser.add_argument("--duration", type=float, help="seconds of each measured wrk run")
+    parser.add_argument("--warmup", type=float, help="seconds of the wrk warm-up run")
+    parser.add_argument("--connections", type=int, help="wrk connections")
+    parser.add_argument(
+        "--part",
+        action="append",
+        choices=["http", "websocket"],
+        help="measure only this part (default both)",
+    )
+    parser.add_argument("--ws-connections", type=int, help="websocket connections")
+    parser.add_argument("--ws-rounds", type=int, help="echo round trips per websocket")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument("--ws-client", metavar="URL", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    settings = Settings.quick() if args.quick else Settings()
+    for option in (
+        "repetitions",
+        "duration",
+        "warmup",
+        "connections",
+        "ws_connections",
+        "ws_rounds",
+    ):
+        if getattr(args, option) is not None:
+            setattr(settings, option, getattr(args, option))
+
+    if args.ws_client:
+        print(
+            json.dumps(
+                websocket_client(
+                    args.ws_client, settings.ws_connections, settings.ws_rounds, timeout=60
+                )
+            )
+        )
+        return 0
+
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (Debian/Ubuntu: apt-get install wrk)")
+    frameworks = parse_names(args.only, FRAMEWORKS, "framework")
+    started = time.perf_counter()
+    load = OtherLoad()
+    note_start()
+    parts = set(args.part or ["http", "websocket"])
+    results = measure(frameworks, settings, parts, not args.quiet)
+    table = ratios(results)
+    other_load = load.share()
+    print(environment(other_load=other_load))
+    print(report(results, table, frameworks, settings))
+    print(f"({time.perf_counter() - started:.0f} s)")
+    if args.json:
+        document = {
+            "benchmark": "server",
+            "environment": environment(as_dict=True, other_load=other_load),
+            "settings": vars(settings),
+            "units": {
+                "http": "requests per second",
+                WEBSOCKET: "round trips per second",
+                "cpu_us": "server CPU µs per request",
+            },
+            "results": results,
+            "ratios": table,
+            "cpu_ratios": ratios(results, "cpu_us_median"),
+        }
+        Path(args.json).write_text(json.dumps(document, indent=2, ensure_ascii=False))
+    failed = any(cell["error"] for cells in results.values() for cell in cells.values())
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
