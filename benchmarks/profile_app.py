@@ -4,9 +4,9 @@ Serves the app in-process exactly as ``inprocess.py`` does, makes a warm-up, the
 a batch of requests (or websocket round trips) and prints the call tree -- where the time
 per request goes, for deciding what to cut.
 
-    python benchmarks/profile.py                                   # trioquart, GET /
-    python benchmarks/profile.py --framework starlette --endpoint "GET /items/7?q=x"
-    python benchmarks/profile.py --endpoint "websocket echo" --html /tmp/ws.html
+    python benchmarks/profile_app.py                                   # trioquart, GET /
+    python benchmarks/profile_app.py --framework starlette --endpoint "GET /items/7?q=x"
+    python benchmarks/profile_app.py --endpoint "websocket echo" --html /tmp/ws.html
 """
 
 from __future__ import annotations
