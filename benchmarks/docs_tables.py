@@ -1,0 +1,216 @@
+"""Turn one run's JSON files into the reStructuredText tables of ``docs/benchmarks.rst``.
+
+    python benchmarks/docs_tables.py benchmarks/results/20261124-084256
+
+reads ``inprocess.json``, ``callgrind.json``, ``server.json`` and ``memory.json`` from that
+directory (those present) and prints the tables, to paste over the "Results" section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+NAMES = ("bare", "starlette", "trioquart", "quart-trio")
+WEBSOCKET = "websocket echo"
+
+
+def list_table(header: list[str], rows: list[list[str]], widths: list[int] | None = None) -> str:
+    lines = [".. list-table::", "   :header-rows: 1"]
+    if widths:
+        lines.append(f"   :widths: {' '.join(str(width) for width in widths)}")
+    lines.append("")
+    for row in [header, *rows]:
+        first, *rest = row
+        lines.append(f"   * - {first}")
+        lines.extend(f"     - {cell}" for cell in rest)
+    return "\n".join(lines)
+
+
+def _load(directory: Path, name: str) -> Any:
+    path = directory / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
+def _met(value: float | None, target: float, at_most: bool) -> str:
+    if value is None:
+        return "-"
+    ok = value <= target if at_most else value >= target
+    sign = "≤" if at_most else "≥"
+    return f"{value:.2f}× ({'met' if ok else 'not met'}: {sign} {target:g}×)"
+
+
+def tables(directory: Path) -> str:
+    inprocess = _load(directory, "inprocess")
+    callgrind = _load(directory, "callgrind")
+    server = _load(directory, "server")
+    memory = _load(directory, "memory")
+    out: list[str] = []
+    first = next(doc for doc in (inprocess, server, memory, callgrind) if doc)
+    env = first["environment"]
+    load = env.get("other_cpu_load")
+    out.append(
+        f"Measured on {env['date'][:10]} on {env['cpus']} CPUs ({env['cpu']}, {env['python']}, "
+        f"trio {env['versions'].get('trio')}, Hypercorn {env['versions'].get('hypercorn')}), "
+        f"trioquart at commit ``{env['trioquart_revision']}``"
+        + (
+            f"; other processes took {load:.0%} of the CPU during the run."
+            if load is not None
+            else "."
+        )
+    )
+    targets: list[list[str]] = []
+
+    if inprocess:
+        results = inprocess["results"]
+        rows = []
+        for key, cells in results.items():
+            row = [f"``{key}``" if key != WEBSOCKET else "websocket echo, round trips/s"]
+            for name in NAMES:
+                cell = cells.get(name)
+                if not cell:
+                    row.append("-")
+                elif cell["error"]:
+                    row.append("failed")
+                elif key == WEBSOCKET:
+                    row.append(f"{cell['median']:,.0f}")
+                else:
+                    row.append(f"{cell['median']:.1f} ({cell['min']:.1f}–{cell['max']:.1f})")
+            rows.append(row)
+        settings = inprocess["settings"]
+        out += [
+            "",
+            f"In-process, µs per request (median of {settings['repetitions']}, min–max; lower "
+            "is better) and websocket echo round trips per second over one connection "
+            "(higher is better):",
+            "",
+            list_table(["endpoint", *NAMES], rows),
+        ]
+
+        def median(key: str, name: str) -> float | None:
+            cell = results.get(key, {}).get(name)
+            return cell.get("median") if cell else None
+
+        for key, label in (("GET /", "``GET /``"), ("GET /items/7?q=x", "``GET /items``")):
+            targets.append(
+                [
+                    f"in-process {label}: trioquart/starlette",
+                    _met(_ratio(median(key, "trioquart"), median(key, "starlette")), 1.25, True),
+                ]
+            )
+            targets.append(
+                [
+                    f"in-process {label}: quart-trio/trioquart",
+                    _met(_ratio(median(key, "quart-trio"), median(key, "trioquart")), 8, False),
+                ]
+            )
+        targets.append(
+            [
+                "in-process websocket echo: trioquart/starlette",
+                _met(
+                    _ratio(median(WEBSOCKET, "trioquart"), median(WEBSOCKET, "starlette")),
+                    0.9,
+                    False,
+                ),
+            ]
+        )
+
+    if callgrind:
+        for key, cells in callgrind["results"].items():
+            parts = [
+                f"{name} {cells[name]['instructions_per_request'] / 1000:,.1f} k"
+                for name in NAMES
+                if "instructions_per_request" in cells.get(name, {})
+            ]
+            out += ["", f"Instructions per in-process ``{key}`` (callgrind): {', '.join(parts)}."]
+
+    if server:
+        settings = server["settings"]
+        rows = []
+        for key, cells in server["results"].items():
+            row = [f"``{key}``" if key != WEBSOCKET else "websocket echo"]
+            for name in NAMES:
+                cell = cells.get(name)
+                if not cell:
+                    row.append("-")
+                elif cell["error"] or cell["median"] is None:
+                    row.append("failed")
+                else:
+                    row.append(f"{cell['median']:,.0f} ({cell['cpu_us_median']:,.0f} µs)")
+            rows.append(row)
+            ratio = server["ratios"].get(key, {}).get("trioquart/bare")
+            label = "req/s" if key != WEBSOCKET else "round trips/s"
+            where = f"``{key}``" if key != WEBSOCKET else WEBSOCKET
+            targets.append([f"Hypercorn {where}: trioquart/bare {label}", _met(ratio, 0.95, False)])
+        out += [
+            "",
+            f"Through ``hypercorn -k trio -w 1`` (median of {settings['repetitions']}): requests "
+            "or round trips per second, and the server's CPU time per request in brackets:",
+            "",
+            list_table(["endpoint", *NAMES], rows),
+        ]
+
+    if memory:
+        results = memory["results"]
+
+        def kib(name: str, key: str) -> str:
+            value = results.get(name, {}).get(key)
+            return f"{value / 1024:.1f} KiB" if value is not None else "-"
+
+        def plain(name: str, key: str) -> str:
+            value = results.get(name, {}).get(key)
+            return f"{value:g}" if value is not None else "-"
+
+        rows = [
+            ["RSS", *[kib(name, "rss_median") for name in NAMES]],
+            ["tracemalloc", *[kib(name, "traced_median") for name in NAMES]],
+            ["trio tasks", *[plain(name, "tasks_median") for name in NAMES]],
+        ]
+        out += [
+            "",
+            f"Server memory per idle websocket, {memory['settings']['connections']:,} open:",
+            "",
+            list_table(["per connection", *NAMES], rows),
+        ]
+        trioquart, starlette = results.get("trioquart", {}), results.get("starlette", {})
+        for key, label in (("rss_median", "RSS"), ("traced_median", "tracemalloc")):
+            targets.append(
+                [
+                    f"memory per websocket ({label}): trioquart/starlette",
+                    _met(_ratio(trioquart.get(key), starlette.get(key)), 1.0, True),
+                ]
+            )
+
+    if targets:
+        out += [
+            "",
+            "Against the targets of issue 5, from the same run:",
+            "",
+            list_table(["target", "measured"], targets, [3, 2]),
+        ]
+    # Wrap the prose; the tables (indented lines) stay as they are.
+    wrapped = [
+        block if block.startswith((".. ", "   ")) else textwrap.fill(block, 92)
+        for block in "\n".join(out).split("\n\n")
+    ]
+    return "\n\n".join(wrapped) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("directory", type=Path, help="a run's output directory")
+    args = parser.parse_args(argv)
+    sys.stdout.write(tables(args.directory))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
