@@ -10,6 +10,7 @@ they are consumed, which catches chunked and streamed uploads as well as a decla
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -38,7 +39,9 @@ class Body:
     """
 
     def __init__(self, request: Request, chunks: trio.MemoryReceiveChannel[bytes] | None) -> None:
-        self._request = request
+        # A weak reference: the request owns its body, and a cycle between them would leave
+        # every request for the cyclic garbage collector to find.
+        self._request = weakref.ref(request)
         self._chunks = chunks
         self._received = 0
         self._complete = chunks is None
@@ -68,7 +71,9 @@ class Body:
     async def _next_chunk(self) -> bytes | None:
         if self._error is not None:
             raise self._error
-        request = self._request
+        request = self._request()
+        if request is None:
+            raise RuntimeError("The request this body belongs to is gone.")
         limit = request.max_content_length
         if limit is not None and (request.content_length or 0) > limit:
             self._fail(RequestEntityTooLarge())
