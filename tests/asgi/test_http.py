@@ -594,3 +594,82 @@ async def test_a_request_leaves_none_of_its_objects_to_the_cyclic_gc() -> None:
         gc.garbage.clear()
         gc.enable()
     assert left == []
+
+
+def chunked_scope() -> dict[str, Any]:
+    scope = http_scope(method="POST")
+    scope["headers"].append((b"transfer-encoding", b"chunked"))
+    return scope
+
+
+async def test_body_read_directly_then_by_the_watcher_keeps_every_byte_in_order() -> None:
+    app = TrioQuart(__name__)
+
+    @app.post("/")
+    async def index() -> str:
+        parts = []
+        chunks = aiter(request.body)
+        parts.append(await anext(chunks))  # read directly by the handler
+        await trio.sleep(0.05)  # a wait of its own: the watcher takes over the rest
+        async for chunk in chunks:
+            parts.append(chunk)
+        return b"".join(parts).decode()
+
+    pieces = [f"{index:02d}".encode() for index in range(20)]
+    inbox = [
+        {"type": "http.request", "body": piece, "more_body": index < len(pieces) - 1}
+        for index, piece in enumerate(pieces)
+    ]
+    complete = trio.Event()
+
+    async def receive() -> dict[str, Any]:
+        if inbox:
+            return inbox.pop(0)
+        await complete.wait()
+        return {"type": "http.disconnect"}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            complete.set()
+
+    with trio.fail_after(5):
+        await app(chunked_scope(), receive, send)
+    assert sent[0]["status"] == 200
+    assert b"".join(m.get("body", b"") for m in sent[1:]) == b"".join(pieces)
+
+
+async def test_client_leaving_during_a_direct_body_read_ends_the_request() -> None:
+    app = TrioQuart(__name__)
+    events: list[str] = []
+
+    @app.post("/")
+    async def index() -> str:
+        try:
+            await request.get_data()
+        finally:
+            events.append("handler ended")
+        return "unreachable"
+
+    messages = [
+        {"type": "http.request", "body": b"part", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    with trio.fail_after(5):
+        await app(chunked_scope(), receive, send)
+    assert events == ["handler ended"]
+    assert sent == []  # nobody left to answer

@@ -1,11 +1,11 @@
-"""Running a coroutine while noticing the first time it waits.
+"""Running a coroutine while noticing when it waits.
 
-A request's disconnect watcher is a task, and a task costs more than many whole requests:
-most handlers return without ever waiting, and for those a watcher could never have
-noticed anything. :func:`run_noting_first_wait` runs the handler in the current task exactly
-as ``await`` would (every value and exception trio sends is passed through unchanged) and
-calls ``on_first_wait`` just before the handler first gives control back to trio, which is
-when starting the watcher becomes worthwhile.
+A connection's disconnect watcher is a task, and a task costs more than many whole
+requests: most handlers return without ever waiting, and a handler waiting only on its own
+connection (reading its body, receiving a message) sees a disconnect itself.
+:func:`run_asking_at_each_wait` runs the handler in the current task exactly as ``await``
+would (every value and exception trio sends is passed through unchanged) and asks a
+callback before each wait, which is when starting the watcher may become worthwhile.
 """
 
 from __future__ import annotations
@@ -15,31 +15,6 @@ from collections.abc import Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-
-
-@types.coroutine
-def run_noting_first_wait(
-    coro: Coroutine[Any, Any, T], on_first_wait: Callable[[], None]
-) -> Generator[Any, Any, T]:
-    """``await coro``, calling ``on_first_wait()`` once, before its first wait."""
-    try:
-        trap = coro.send(None)
-    except StopIteration as done:
-        return done.value
-    on_first_wait()
-    while True:
-        try:
-            value = yield trap
-        except BaseException as error:
-            try:
-                trap = coro.throw(error)
-            except StopIteration as done:
-                return done.value
-        else:
-            try:
-                trap = coro.send(value)
-            except StopIteration as done:
-                return done.value
 
 
 @types.coroutine

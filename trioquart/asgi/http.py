@@ -8,15 +8,18 @@ the handler: its error handler's response, or a logged 500.
 
 A disconnect before the response is complete cancels the nursery: the handler, a streaming
 generator and the handler's tasks stop, and their ``finally`` blocks run. Noticing it needs
-a task waiting on the server, and a task costs more than a typical request, so the watcher
-starts only when it can matter: when the handler first waits, when the body is still
-arriving, or when the response is streamed. (A handler that never waits has finished before
-any disconnect could have been seen.)
+a task waiting on the server, and a task costs more than a typical request, so that watcher
+starts only when it can matter: the first time the handler task waits on something other
+than reading its own body, or when the response is streamed. (A handler that never waits
+has finished before any disconnect could have been seen, and one reading its body sees a
+disconnect there.)
 
 The body: an HTTP/1.x request that declares neither Content-Length nor Transfer-Encoding
-has none, so nothing is received for it (most GETs). Otherwise a task feeds the chunks into
-a bounded channel that the request's :class:`~trioquart.wrappers.Body` reads, so a slow
-reader slows the client down instead of filling memory.
+has none, so nothing is received for it (most GETs). Otherwise the request's
+:class:`~trioquart.wrappers.Body` reads chunks from the server directly, one reader at a
+time, as it is asked for them. Once the watcher runs it reads the rest of the body ahead
+into a bounded channel (``BODY_BUFFER_CHUNKS``), so a slow reader still slows the client
+down instead of filling memory.
 
 ``RESPONSE_TIMEOUT`` is the nursery's own deadline while the response is sent. The last
 ``send()`` of a response is shielded from cancellation: Hypercorn's trio worker leaks the
@@ -32,14 +35,82 @@ import trio
 
 from ..errors import holds_interrupt, strip_cancelled
 from ..wrappers.base import headers_from_scope
-from .driving import run_noting_first_wait
+from ..wrappers.request import ClientDisconnectedError
+from .driving import run_asking_at_each_wait
 
 if TYPE_CHECKING:
     from ..app import TrioQuart
     from ..ctx import RequestContext
     from ..typing import ASGIReceive, ASGISend, Scope
-    from ..wrappers.request import Body, Request
+    from ..wrappers.request import Request
     from ..wrappers.response import Response
+
+
+class RequestBodyReader:
+    """The request body as the server delivers it, for the request's ``Body``.
+
+    Chunks are read from the server directly, in whichever task asks (one at a time), until
+    the connection's watcher starts; from then on the watcher reads and the chunks come
+    through its channel.
+    """
+
+    def __init__(self, connection: HTTPConnection) -> None:
+        self._connection = connection
+        #: Every chunk has been handed to the body.
+        self.complete = False
+        #: The server has delivered the last body message.
+        self.server_done = False
+        self.lock = trio.Lock()
+        self.channel_in: trio.MemorySendChannel[bytes] | None = None
+        self._channel_out: trio.MemoryReceiveChannel[bytes] | None = None
+
+    def open_channel(self, size: int) -> None:
+        self.channel_in, self._channel_out = trio.open_memory_channel[bytes](size)
+
+    async def next_chunk(self) -> bytes | None:
+        connection = self._connection
+        if self._channel_out is None:
+            lock = self.lock
+            try:
+                lock.acquire_nowait()
+            except trio.WouldBlock:
+                await lock.acquire()
+            try:
+                if self._channel_out is None:  # still no watcher: read directly
+                    marked = connection._enter_io()
+                    try:
+                        return await self._read_directly()
+                    finally:
+                        if marked:
+                            connection._handler_in_io = False
+            finally:
+                lock.release()
+        assert self._channel_out is not None
+        try:
+            return await self._channel_out.receive()
+        except trio.EndOfChannel:
+            if not self.server_done:
+                raise ClientDisconnectedError("The client disconnected mid-body.") from None
+            self.complete = True
+            return None
+
+    async def _read_directly(self) -> bytes | None:
+        connection = self._connection
+        while True:
+            message = await connection.receive()
+            if message["type"] == "http.request":
+                chunk: bytes = message.get("body", b"")
+                if not message.get("more_body", False):
+                    self.server_done = self.complete = True
+                    return chunk or None
+                if chunk:
+                    return chunk
+            elif message["type"] == "http.disconnect":
+                # As when the watcher sees it: the request is cancelled (delivered at this
+                # checkpoint); the error is for a reader outside the request's nursery.
+                connection.on_disconnect()
+                await trio.lowlevel.checkpoint()
+                raise ClientDisconnectedError("The client disconnected mid-body.")
 
 
 class HTTPConnection:
@@ -58,6 +129,10 @@ class HTTPConnection:
         self._nursery: trio.Nursery | None = None
         self._watching = False
         self._timeout: float | None = None
+        self._client_gone = False
+        self._body: RequestBodyReader | None = None
+        self._handler_task: trio.lowlevel.Task | None = None
+        self._handler_in_io = False
 
     def expects_body(self) -> bool:
         """Whether a body may follow the request head. In HTTP/1.x a request without
@@ -107,12 +182,9 @@ class HTTPConnection:
     async def run(self) -> None:
         app = self.app
         request = self.build_request()
-        chunks_in: trio.MemorySendChannel[bytes] | None = None
         if self.expects_body():
-            chunks_in, chunks_out = trio.open_memory_channel[bytes](
-                app.config["BODY_BUFFER_CHUNKS"]
-            )
-            request.body.attach(chunks_out)
+            self._body = RequestBodyReader(self)
+            request.body.attach(self._body)
         else:
             request.body.set_complete_data(b"")
         ctx = app.request_context(request)
@@ -122,11 +194,9 @@ class HTTPConnection:
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
                     request._nursery = nursery
-                    if chunks_in is not None:
-                        self._watching = True
-                        nursery.start_soon(self.receive_body, chunks_in, request.body)
-                    response = await run_noting_first_wait(
-                        app.handle_request(ctx), self.start_watching
+                    self._handler_task = trio.lowlevel.current_task()
+                    response = await run_asking_at_each_wait(
+                        app.handle_request(ctx), self._on_handler_wait
                     )
                     await self.send_response(response)
                     if nursery.child_tasks:
@@ -165,23 +235,52 @@ class HTTPConnection:
             response = await app.handle_exception(ctx, error)
         await self.send_response(response)
 
+    def _enter_io(self) -> bool:
+        """Mark the handler task as reading its own body (its waits there need no watcher);
+        True if this call set the mark and must clear it."""
+        if self._handler_in_io or trio.lowlevel.current_task() is not self._handler_task:
+            return False
+        self._handler_in_io = True
+        return True
+
+    def _on_handler_wait(self) -> bool:
+        """Called before each wait of the handler task: start the watcher the first time
+        it waits on something other than its body."""
+        if self._watching:
+            return True
+        if self._handler_in_io:
+            return False
+        self.start_watching()
+        return True
+
     def start_watching(self) -> None:
         """Start the disconnect watcher, once (see the module docstring for when)."""
         if not self._watching and self._nursery is not None:
             self._watching = True
+            body = self._body
+            if body is not None and not body.server_done:
+                body.open_channel(self.app.config["BODY_BUFFER_CHUNKS"])
             self._nursery.start_soon(self.watch_for_disconnect)
 
     async def watch_for_disconnect(self) -> None:
-        """Wait for the disconnect (Hypercorn sends it once, also after a complete
-        response) and cancel the request if it came first."""
-        while (await self.receive())["type"] != "http.disconnect":
-            pass
-        self.on_disconnect()
+        """Read the rest of the body ahead (if any), then wait for the disconnect (Hypercorn
+        sends it once, also after a complete response) and cancel the request if it came
+        first."""
+        body = self._body
+        if body is not None:
+            await body.lock.acquire()  # a direct read in progress finishes first; then ours
+            if body.channel_in is not None:
+                await self.receive_body(body, body.channel_in)
+        while not self._client_gone:
+            if (await self.receive())["type"] == "http.disconnect":
+                self.on_disconnect()
 
-    async def receive_body(self, chunks_in: trio.MemorySendChannel[bytes], body: Body) -> None:
-        """Feed the body channel as the client sends, then watch for the disconnect."""
+    async def receive_body(
+        self, body: RequestBodyReader, chunks_in: trio.MemorySendChannel[bytes]
+    ) -> None:
+        """Feed the rest of the body into the channel as the client sends it."""
         async with chunks_in:
-            while True:
+            while not body.server_done:
                 message = await self.receive()
                 if message["type"] == "http.disconnect":
                     self.on_disconnect()
@@ -191,11 +290,10 @@ class HTTPConnection:
                     if chunk:
                         await chunks_in.send(chunk)
                     if not message.get("more_body", False):
-                        body.mark_complete()
-                        break
-        await self.watch_for_disconnect()
+                        body.server_done = True
 
     def on_disconnect(self) -> None:
+        self._client_gone = True  # the server says so once: nobody waits for it again
         if not self.response_complete and self._nursery is not None:
             self.disconnected = True
             self._nursery.cancel_scope.cancel()

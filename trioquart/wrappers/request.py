@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import trio
 from werkzeug.datastructures import CombinedMultiDict, FileStorage, Headers, MultiDict
@@ -30,64 +30,74 @@ class ClientDisconnectedError(Exception):
     """The client went away before its request body was complete."""
 
 
+class ChunkSource(Protocol):
+    """Where a :class:`Body` gets its chunks (the connection provides one)."""
+
+    #: True once every chunk has been handed out.
+    complete: bool
+
+    async def next_chunk(self) -> bytes | None:
+        """The next chunk; None at the end. Raises ClientDisconnectedError when the client
+        left mid-body."""
+
+
 class Body:
     """The request body: ``async for chunk in body`` streams it, ``await body`` gathers it.
 
-    The chunks come from a memory channel that the connection fills as messages arrive;
-    the channel is closed at the end of the body. A body can be streamed or gathered, not
-    both: once chunks have been handed out, they are gone.
+    The chunks come from the connection as they arrive. A body can be streamed or
+    gathered, not both: once chunks have been handed out, they are gone. While streaming,
+    each wait for a chunk is bounded by ``BODY_TIMEOUT``; gathering bounds the whole read
+    (see :meth:`Request.get_data`).
     """
 
-    def __init__(self, request: Request, chunks: trio.MemoryReceiveChannel[bytes] | None) -> None:
+    def __init__(self, request: Request, source: ChunkSource | None = None) -> None:
         # A weak reference: the request owns its body, and a cycle between them would leave
         # every request for the cyclic garbage collector to find.
         self._request = weakref.ref(request)
-        self._chunks = chunks
+        self._source = source
         self._received = 0
-        self._complete = chunks is None
         self._streamed = False
-        self._data: bytes | None = b"" if chunks is None else None
+        self._data: bytes | None = b"" if source is None else None
         self._error: Exception | None = None
 
-    def attach(self, chunks: trio.MemoryReceiveChannel[bytes]) -> None:
-        """Read the body from ``chunks``, which the connection fills as it arrives."""
-        self._chunks = chunks
-        self._complete = False
+    def attach(self, source: ChunkSource) -> None:
+        """Read the body from ``source``."""
+        self._source = source
         self._data = None
 
     def set_complete_data(self, data: bytes) -> None:
-        """Give the body all at once (for requests made up in tests)."""
-        self._chunks = None
-        self._complete = True
+        """Give the body all at once (a bodiless request, or one made up in tests)."""
+        self._source = None
         self._data = data
-
-    def mark_complete(self) -> None:
-        """Called by the connection when the last body message has arrived."""
-        self._complete = True
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return _BodyChunks(self)
 
-    async def _next_chunk(self) -> bytes | None:
+    async def _next_chunk(self, bounded: bool) -> bytes | None:
         if self._error is not None:
             raise self._error
+        source = self._source
+        if source is None or source.complete:
+            return None
         request = self._request()
         if request is None:
             raise RuntimeError("The request this body belongs to is gone.")
         limit = request.max_content_length
         if limit is not None and (request.content_length or 0) > limit:
             self._fail(RequestEntityTooLarge())
-        assert self._chunks is not None
-        timeout = request.body_timeout
+        timeout = request.body_timeout if bounded else None
         try:
-            with trio.fail_after(timeout if timeout is not None else float("inf")):
-                chunk = await self._chunks.receive()
-        except trio.EndOfChannel:
-            if not self._complete:
-                self._fail(ClientDisconnectedError("The client disconnected mid-body."))
-            return None
+            if timeout is None:
+                chunk = await source.next_chunk()
+            else:
+                with trio.fail_after(timeout):
+                    chunk = await source.next_chunk()
         except trio.TooSlowError:
             self._fail(RequestTimeout())
+        except ClientDisconnectedError as error:
+            self._fail(error)
+        if chunk is None:
+            return None
         self._received += len(chunk)
         if limit is not None and self._received > limit:
             self._fail(RequestEntityTooLarge())
@@ -98,13 +108,14 @@ class Body:
         raise error
 
     async def read(self) -> bytes:
-        """The whole body, gathered once and cached."""
+        """The whole body, gathered once and cached (bound it with a timeout around the
+        call, as :meth:`Request.get_data` does)."""
         if self._data is None:
             if self._streamed:
                 raise RuntimeError("The request body was already streamed and cannot be read.")
             self._streamed = True
             parts = []
-            while (chunk := await self._next_chunk()) is not None:
+            while (chunk := await self._next_chunk(bounded=False)) is not None:
                 parts.append(chunk)
             self._data = b"".join(parts)
         return self._data
@@ -132,7 +143,7 @@ class _BodyChunks:
             self._gave_cached = True
             return body._data
         body._streamed = True
-        chunk = await body._next_chunk()
+        chunk = await body._next_chunk(bounded=True)
         if chunk is None:
             raise StopAsyncIteration
         return chunk
@@ -167,14 +178,13 @@ class Request(ConnectionMixin, SansIORequest):
         *,
         scope: Scope | None = None,
         http_version: str = "1.1",
-        chunks: trio.MemoryReceiveChannel[bytes] | None = None,
     ) -> None:
         super().__init__(
             method, scheme, server, root_path, path, query_string, headers, remote_addr
         )
         self.scope: Scope = scope if scope is not None else {}
         self.http_version = http_version
-        self.body = Body(self, chunks)
+        self.body = Body(self)
         self._form: tuple[MultiDict[str, str], MultiDict[str, FileStorage]] | None = None
         self._json: dict[bool, Any] = {}
 
