@@ -28,7 +28,7 @@ from werkzeug.sansio.response import Response as SansIOResponse
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from . import signals
-from .asgi import asgi_app
+from .asgi import server_for
 from .config import Config
 from .ctx import AppContext, RequestContext, WebsocketContext, _ConnectionContext
 from .errors import choose, strip_cancelled
@@ -42,6 +42,8 @@ from .wrappers.response import Response
 from .wrappers.websocket import Websocket, WebsocketDisconnectedError
 
 if TYPE_CHECKING:
+    from flask.sessions import SessionMixin
+
     from .asgi.lifespan import ServingNursery
     from .testing import TestApp, TestClient
     from .typing import ASGIReceive, ASGISend, ResponseReturnValue, Scope
@@ -159,7 +161,7 @@ class TrioQuart(WebsocketScaffoldMixin, App):
     async def asgi_app(self, scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
         """The ASGI callable; wrap this (``app.asgi_app = Middleware(app.asgi_app)``) to add
         ASGI middleware while keeping ``app`` itself."""
-        await asgi_app(self, scope, receive, send)
+        await server_for(scope["type"])(self, scope, receive, send)
 
     # ---- registration of serving hooks ------------------------------------------------
 
@@ -276,6 +278,16 @@ class TrioQuart(WebsocketScaffoldMixin, App):
             return await trio.to_thread.run_sync(functools.partial(func, *args, **kwargs))
 
         return wrapper
+
+    def _null_session(self) -> SessionMixin:
+        """The session used when sessions are unavailable (no secret key): one per app,
+        since a null session cannot be changed."""
+        null = self.__dict__.get("_null_session_value")
+        if null is None:
+            null = self.__dict__["_null_session_value"] = self.session_interface.make_null_session(
+                self
+            )
+        return null
 
     @property
     def propagate_exceptions(self) -> bool:

@@ -185,7 +185,7 @@ class _ConnectionContext:
             interface = self.app.session_interface
             self._session = await interface.open_session(self.app, self.connection)
             if self._session is None:
-                self._session = interface.make_null_session(self.app)
+                self._session = self.app._null_session()
         if self.url_adapter is not None:
             self.match_request()
 

@@ -10,6 +10,7 @@ in-process test client, which asks for errors to propagate so a test sees them a
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import trio
@@ -27,16 +28,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger("trioquart")
 
 
-async def asgi_app(app: TrioQuart, scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
-    kind = scope["type"]
-    if kind == "http":
-        await serve_http(app, scope, receive, send)
-    elif kind == "lifespan":
-        await serve_lifespan(app, scope, receive, send)
-    elif kind == "websocket":
-        await serve_websocket(app, scope, receive, send)
-    else:
-        raise RuntimeError(f"Unknown ASGI scope type {kind!r}")
+def server_for(kind: str) -> Callable[[TrioQuart, Scope, ASGIReceive, ASGISend], Awaitable[None]]:
+    """The coroutine function that serves a scope of type ``kind``."""
+    try:
+        return _SERVERS[kind]
+    except KeyError:
+        raise RuntimeError(f"Unknown ASGI scope type {kind!r}") from None
 
 
 def _must_escape(error: BaseException) -> bool:
@@ -91,3 +88,10 @@ async def serve_websocket(
                 await connection.deny(app.response_class("Internal Server Error", status=500))
             elif connection.state is WebsocketState.ACCEPTED:
                 await connection.close(1011, "Internal Server Error")
+
+
+_SERVERS: dict[str, Callable[[TrioQuart, Scope, ASGIReceive, ASGISend], Awaitable[None]]] = {
+    "http": serve_http,
+    "websocket": serve_websocket,
+    "lifespan": serve_lifespan,
+}

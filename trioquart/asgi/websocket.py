@@ -79,10 +79,11 @@ class WebsocketConnection:
         self.accepted_subprotocol: str | None = None
         self.propagate = bool(scope.get("trioquart.propagate_exceptions"))
         self.client_gone = False
-        self._inbox_in, self._inbox = trio.open_memory_channel[str | bytes](
-            app.config["WEBSOCKET_QUEUE_SIZE"]
-        )
-        self._drained = trio.Event()
+        # The watcher's inbox, made when it starts (an idle connection reading directly
+        # never needs one).
+        self._inbox_in: trio.MemorySendChannel[str | bytes] | None = None
+        self._inbox: trio.MemoryReceiveChannel[str | bytes] | None = None
+        self._drained: trio.Event | None = None
         self._accept_lock = trio.Lock()
         # Direct reading (see the module docstring): one reader at a time, and whether the
         # handler task is inside its own receive/send (its waits there need no watcher).
@@ -184,6 +185,10 @@ class WebsocketConnection:
             return False
         self._watching = True
         assert self._nursery is not None
+        self._inbox_in, self._inbox = trio.open_memory_channel[str | bytes](
+            self.app.config["WEBSOCKET_QUEUE_SIZE"]
+        )
+        self._drained = trio.Event()
         self._nursery.start_soon(self.receive_messages)
         return True
 
@@ -193,6 +198,7 @@ class WebsocketConnection:
         limit = self._max_message_size
         client_closed = False
         await self._read_lock.acquire()
+        assert self._inbox_in is not None
         async with self._inbox_in:
             while True:
                 message = await self._receive()
@@ -241,6 +247,7 @@ class WebsocketConnection:
         return True
 
     async def _drain_then_cancel(self) -> None:
+        assert self._inbox is not None and self._drained is not None
         if self._inbox.statistics().current_buffer_used:
             # Give the handler time to read what the client sent before it left.
             with trio.move_on_after(self.app.config["WEBSOCKET_DRAIN_TIMEOUT"] or 0):
@@ -294,11 +301,13 @@ class WebsocketConnection:
             if data is not None:
                 return data
         try:
+            assert self._inbox is not None
             return await self._inbox.receive()
         except trio.EndOfChannel:
             # Drained only once the handler asks past the last message: it may still be
             # working on that one, and should not be cancelled halfway through.
-            self._drained.set()
+            if self._drained is not None:
+                self._drained.set()
             raise WebsocketDisconnectedError(self.close_code, self.close_reason) from None
 
     def _enter_io(self) -> bool:
