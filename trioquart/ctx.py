@@ -62,7 +62,29 @@ class _Shielded:
         return handled
 
 
-class AppContext:
+class _Pushed:
+    """``async with context:`` pushes it, and pops it (with the block's error) at the end."""
+
+    async def push(self) -> None:
+        raise TypeError(f"{type(self).__name__} must define push")
+
+    async def pop(self, exc: BaseException | None = _sentinel) -> None:
+        raise TypeError(f"{type(self).__name__} must define pop")
+
+    async def __aenter__(self) -> Self:
+        await self.push()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.pop(exc)
+
+
+class AppContext(_Pushed):
     """The application context: ``current_app`` and ``g``.
 
     Pushed for every request and websocket, for lifespan hooks and background tasks, and by
@@ -110,20 +132,8 @@ class AppContext:
         ctx.g = self.g
         return ctx
 
-    async def __aenter__(self) -> AppContext:
-        await self.push()
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.pop(exc)
-
-
-class _ConnectionContext:
+class _ConnectionContext(_Pushed):
     """What the request and websocket contexts share: the connection, its session and
     its matched URL rule. Pushing one also pushes an application context if none is
     active for this app."""
@@ -217,18 +227,6 @@ class _ConnectionContext:
     def copy(self) -> Self:
         """A new context for the same connection and session (for the copy decorators)."""
         return self.__class__(self.app, self.connection, self._session)
-
-    async def __aenter__(self) -> Self:
-        await self.push()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.pop(exc)
 
 
 class RequestContext(_ConnectionContext):

@@ -14,6 +14,8 @@ import types
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
+import trio
+
 T = TypeVar("T")
 
 
@@ -38,3 +40,42 @@ def run_asking_at_each_wait(
             value = yield trap
         except BaseException as thrown:
             error = thrown
+
+
+class WatchesHandlerWaits:
+    """For a connection whose watcher task starts the first time its handler task waits on
+    something other than the connection's own I/O (reading its body, its messages).
+
+    The connection runs its handler with ``run_asking_at_each_wait(..., self.on_handler_wait)``
+    after setting ``_handler_task``, brackets its own I/O with ``enter_io``/``exit_io``, and
+    defines ``start_watching``.
+    """
+
+    _watching = False
+    _handler_task: trio.lowlevel.Task | None = None
+    _handler_in_io = False
+
+    def start_watching(self) -> None:
+        raise TypeError(f"{type(self).__name__} must define start_watching")
+
+    def enter_io(self) -> bool:
+        """Mark the handler task as inside the connection's own I/O (its waits there need
+        no watcher). True if this call set the mark; pass that to :meth:`exit_io`."""
+        if self._handler_in_io or trio.lowlevel.current_task() is not self._handler_task:
+            return False
+        self._handler_in_io = True
+        return True
+
+    def exit_io(self, marked: bool) -> None:
+        if marked:
+            self._handler_in_io = False
+
+    def on_handler_wait(self) -> bool:
+        """Before each wait of the handler task: start the watcher at the first wait
+        outside the connection's I/O. True once there is nothing more to ask."""
+        if self._watching:
+            return True
+        if self._handler_in_io:
+            return False
+        self.start_watching()
+        return True

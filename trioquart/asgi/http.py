@@ -36,7 +36,7 @@ import trio
 from ..errors import holds_interrupt, strip_cancelled
 from ..wrappers.base import headers_from_scope
 from ..wrappers.request import ClientDisconnectedError
-from .driving import run_asking_at_each_wait
+from .driving import WatchesHandlerWaits, run_asking_at_each_wait
 
 if TYPE_CHECKING:
     from ..app import TrioQuart
@@ -77,12 +77,11 @@ class RequestBodyReader:
                 await lock.acquire()
             try:
                 if self._channel_out is None:  # still no watcher: read directly
-                    marked = connection._enter_io()
+                    marked = connection.enter_io()
                     try:
                         return await self._read_directly()
                     finally:
-                        if marked:
-                            connection._handler_in_io = False
+                        connection.exit_io(marked)
             finally:
                 lock.release()
         assert self._channel_out is not None
@@ -113,7 +112,7 @@ class RequestBodyReader:
                 raise ClientDisconnectedError("The client disconnected mid-body.")
 
 
-class HTTPConnection:
+class HTTPConnection(WatchesHandlerWaits):
     """Serve one ASGI ``http`` scope with ``app``."""
 
     def __init__(self, app: TrioQuart, scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
@@ -127,12 +126,9 @@ class HTTPConnection:
         self.disconnected = False
         self.propagate = bool(scope.get("trioquart.propagate_exceptions"))
         self._nursery: trio.Nursery | None = None
-        self._watching = False
         self._timeout: float | None = None
         self._client_gone = False
         self._body: RequestBodyReader | None = None
-        self._handler_task: trio.lowlevel.Task | None = None
-        self._handler_in_io = False
 
     def expects_body(self) -> bool:
         """Whether a body may follow the request head. In HTTP/1.x a request without
@@ -196,7 +192,7 @@ class HTTPConnection:
                     request._nursery = nursery
                     self._handler_task = trio.lowlevel.current_task()
                     response = await run_asking_at_each_wait(
-                        app.handle_request(ctx), self._on_handler_wait
+                        app.handle_request(ctx), self.on_handler_wait
                     )
                     await self.send_response(response)
                     if nursery.child_tasks:
@@ -234,24 +230,6 @@ class HTTPConnection:
         else:
             response = await app.handle_exception(ctx, error)
         await self.send_response(response)
-
-    def _enter_io(self) -> bool:
-        """Mark the handler task as reading its own body (its waits there need no watcher);
-        True if this call set the mark and must clear it."""
-        if self._handler_in_io or trio.lowlevel.current_task() is not self._handler_task:
-            return False
-        self._handler_in_io = True
-        return True
-
-    def _on_handler_wait(self) -> bool:
-        """Called before each wait of the handler task: start the watcher the first time
-        it waits on something other than its body."""
-        if self._watching:
-            return True
-        if self._handler_in_io:
-            return False
-        self.start_watching()
-        return True
 
     def start_watching(self) -> None:
         """Start the disconnect watcher, once (see the module docstring for when)."""

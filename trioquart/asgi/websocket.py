@@ -41,12 +41,12 @@ from .. import signals
 from ..errors import holds_interrupt, strip_cancelled
 from ..wrappers.base import headers_from_scope
 from ..wrappers.websocket import WebsocketDisconnectedError, WebsocketState
-from .driving import run_asking_at_each_wait
+from .driving import WatchesHandlerWaits, run_asking_at_each_wait
 
 if TYPE_CHECKING:
     from ..app import TrioQuart
     from ..ctx import WebsocketContext
-    from ..typing import ASGIReceive, ASGISend, Scope
+    from ..typing import ASGIReceive, ASGISend, Message, Scope
     from ..wrappers.response import Response
     from ..wrappers.websocket import Websocket
 
@@ -65,7 +65,7 @@ def close_code_for(response: Response) -> tuple[int, str]:
     return 4000 + status, phrase
 
 
-class WebsocketConnection:
+class WebsocketConnection(WatchesHandlerWaits):
     """Serve one ASGI ``websocket`` scope with ``app``."""
 
     def __init__(self, app: TrioQuart, scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
@@ -85,12 +85,8 @@ class WebsocketConnection:
         self._inbox: trio.MemoryReceiveChannel[str | bytes] | None = None
         self._drained: trio.Event | None = None
         self._accept_lock = trio.Lock()
-        # Direct reading (see the module docstring): one reader at a time, and whether the
-        # handler task is inside its own receive/send (its waits there need no watcher).
+        # Direct reading (see the module docstring): one reader at a time.
         self._read_lock = trio.Lock()
-        self._watching = False
-        self._handler_task: trio.lowlevel.Task | None = None
-        self._handler_in_io = False
         self._max_message_size: int | None = app.config["WEBSOCKET_MAX_MESSAGE_SIZE"]
         self._nursery: trio.Nursery | None = None
         self._websocket: Websocket | None = None
@@ -133,7 +129,7 @@ class WebsocketConnection:
                     websocket._nursery = nursery
                     self._handler_task = trio.lowlevel.current_task()
                     response = await run_asking_at_each_wait(
-                        app.handle_websocket(ctx), self._on_handler_wait
+                        app.handle_websocket(ctx), self.on_handler_wait
                     )
                     await self.finish(ctx, response)
                     nursery.cancel_scope.cancel()
@@ -176,13 +172,8 @@ class WebsocketConnection:
             response = await app.handle_websocket_exception(ctx, error)
         await self.finish(ctx, response)
 
-    def _on_handler_wait(self) -> bool:
-        """Called before each wait of the handler task: start the watcher the first time
-        the handler waits on something other than its own websocket I/O."""
-        if self._watching:
-            return True
-        if self._handler_in_io:
-            return False
+    def start_watching(self) -> None:
+        """Start the watcher, which reads ahead from now on (see the module docstring)."""
         self._watching = True
         assert self._nursery is not None
         self._inbox_in, self._inbox = trio.open_memory_channel[str | bytes](
@@ -190,12 +181,10 @@ class WebsocketConnection:
         )
         self._drained = trio.Event()
         self._nursery.start_soon(self.receive_messages)
-        return True
 
     async def receive_messages(self) -> None:
         """The watcher: move client messages into the bounded inbox until the disconnect.
         It takes the read lock for good, once any direct read in progress has finished."""
-        limit = self._max_message_size
         client_closed = False
         await self._read_lock.acquire()
         assert self._inbox_in is not None
@@ -204,14 +193,9 @@ class WebsocketConnection:
                 message = await self._receive()
                 kind = message["type"]
                 if kind == "websocket.receive":
-                    data = message.get("bytes")
+                    data = await self._accept_message(message)
                     if data is None:
-                        data = message.get("text") or ""
-                    if limit is not None and (size := _size(data, limit)) > limit:
-                        await self._too_big(size, limit)
                         return
-                    if signals.websocket_received.receivers:
-                        await signals.send_message(signals.websocket_received, self.app, data)
                     await self._inbox_in.send(data)
                 elif kind == "websocket.disconnect":
                     # Recorded before the inbox closes: a handler woken by its end must
@@ -222,6 +206,20 @@ class WebsocketConnection:
                     break
         if client_closed:
             await self._drain_then_cancel()
+
+    async def _accept_message(self, message: Message) -> str | bytes | None:
+        """The data of a ``websocket.receive`` message; None if it was over
+        ``WEBSOCKET_MAX_MESSAGE_SIZE`` (the websocket is then closed with 1009)."""
+        data: str | bytes | None = message.get("bytes")
+        if data is None:
+            data = message.get("text") or ""
+        limit = self._max_message_size
+        if limit is not None and (size := _size(data, limit)) > limit:
+            await self._too_big(size, limit)
+            return None
+        if signals.websocket_received.receivers:
+            await signals.send_message(signals.websocket_received, self.app, data)
+        return data
 
     async def _too_big(self, size: int, limit: int) -> None:
         self.app.logger.warning(
@@ -258,12 +256,11 @@ class WebsocketConnection:
     # ---- the channel the Websocket object uses ------------------------------------------
 
     async def accept(self, headers: Headers | None, subprotocol: str | None) -> None:
-        marked = self._enter_io()
+        marked = self.enter_io()
         try:
             await self._accept(headers, subprotocol)
         finally:
-            if marked:
-                self._handler_in_io = False
+            self.exit_io(marked)
 
     async def _accept(self, headers: Headers | None, subprotocol: str | None) -> None:
         async with self._accept_lock:
@@ -292,12 +289,11 @@ class WebsocketConnection:
         if self.state is WebsocketState.DENIED:
             raise WebsocketDisconnectedError(self.close_code, self.close_reason)
         if not self._watching:
-            marked = self._enter_io()
+            marked = self.enter_io()
             try:
                 data = await self._receive_directly()
             finally:
-                if marked:
-                    self._handler_in_io = False
+                self.exit_io(marked)
             if data is not None:
                 return data
         try:
@@ -309,15 +305,6 @@ class WebsocketConnection:
             if self._drained is not None:
                 self._drained.set()
             raise WebsocketDisconnectedError(self.close_code, self.close_reason) from None
-
-    def _enter_io(self) -> bool:
-        """Mark the handler task as inside its own websocket I/O (its waits there need no
-        watcher); True if this call set the mark and must clear it. Other tasks, and calls
-        already inside, pass through unmarked."""
-        if self._handler_in_io or trio.lowlevel.current_task() is not self._handler_task:
-            return False
-        self._handler_in_io = True
-        return True
 
     async def _receive_directly(self) -> str | bytes | None:
         """Read the next message from the server in this task; None if the watcher took
@@ -333,20 +320,14 @@ class WebsocketConnection:
                 return None
             if self.client_gone:
                 raise WebsocketDisconnectedError(self.close_code, self.close_reason)
-            limit = self._max_message_size
             while True:
                 message = await self._receive()
                 kind = message["type"]
                 if kind == "websocket.receive":
-                    data = message.get("bytes")
+                    data = await self._accept_message(message)
                     if data is None:
-                        data = message.get("text") or ""
-                    if limit is not None and (size := _size(data, limit)) > limit:
-                        await self._too_big(size, limit)
                         gone = True
                         break
-                    if signals.websocket_received.receivers:
-                        await signals.send_message(signals.websocket_received, self.app, data)
                     return data
                 if kind == "websocket.disconnect":
                     self._record_disconnect(message.get("code", 1005), message.get("reason") or "")
@@ -363,12 +344,11 @@ class WebsocketConnection:
         raise WebsocketDisconnectedError(self.close_code, self.close_reason)
 
     async def send(self, data: str | bytes) -> None:
-        marked = self._enter_io()
+        marked = self.enter_io()
         try:
             await self._send_message(data)
         finally:
-            if marked:
-                self._handler_in_io = False
+            self.exit_io(marked)
 
     async def _send_message(self, data: str | bytes) -> None:
         if self.state is WebsocketState.CONNECTING:
@@ -385,12 +365,11 @@ class WebsocketConnection:
             await signals.send_message(signals.websocket_sent, self.app, data)
 
     async def close(self, code: int, reason: str) -> None:
-        marked = self._enter_io()
+        marked = self.enter_io()
         try:
             await self._close(code, reason)
         finally:
-            if marked:
-                self._handler_in_io = False
+            self.exit_io(marked)
 
     async def _close(self, code: int, reason: str) -> None:
         if self.state is WebsocketState.ACCEPTED:

@@ -19,7 +19,7 @@ from werkzeug.datastructures import Headers
 
 from ..asgi.websocket import DENIAL_EXTENSION
 from ..errors import strip_cancelled
-from .utils import _no_json, encode_request, make_scope
+from .utils import _no_json, decode_headers, encode_request, make_scope, received_response
 from .websocket import TestWebsocketConnection
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ class TestHTTPConnection:
             message = await self._from_app.receive()
             if message["type"] == "http.response.start":
                 self.status_code = message["status"]
-                self.headers = _decode_headers(message.get("headers", []))
+                self.headers = decode_headers(message.get("headers", []))
                 continue
             if message["type"] == "http.response.body":
                 if not message.get("more_body", False):
@@ -143,18 +143,6 @@ class TestHTTPConnection:
     async def _run(self) -> None:
         await self.app(self.scope, self._receive, self._send)
         await self._app_outbox.aclose()
-
-
-def _decode_headers(raw: list[tuple[bytes, bytes]]) -> Headers:
-    return Headers([(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw])
-
-
-def received_response(app: TrioQuart, body: bytes, status: int, headers: Headers) -> Response:
-    """A response as the client received it: headers exactly as sent (a HEAD response keeps
-    its Content-Length although no body came)."""
-    response = app.response_class(body, status)
-    response.headers = headers
-    return response
 
 
 class TestClient:
@@ -285,7 +273,7 @@ class TestClient:
 
         async def send(message: Message) -> None:
             if message["type"] == "http.response.push":
-                self.push_promises.append((message["path"], _decode_headers(message["headers"])))
+                self.push_promises.append((message["path"], decode_headers(message["headers"])))
                 return
             sent.append(message)
             if message["type"] == "http.response.body" and not message.get("more_body", False):
@@ -298,7 +286,7 @@ class TestClient:
         if not sent or sent[0]["type"] != "http.response.start":
             raise RuntimeError("The app ended without starting a response.")
         start = sent[0]
-        headers = _decode_headers(start.get("headers", []))
+        headers = decode_headers(start.get("headers", []))
         body = b"".join(m.get("body", b"") for m in sent[1:] if m["type"] == "http.response.body")
         response = received_response(self.app, body, start["status"], headers)
         if self.cookie_jar is not None:

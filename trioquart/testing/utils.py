@@ -13,12 +13,19 @@ from urllib.parse import unquote
 from werkzeug.datastructures import Headers
 from werkzeug.test import EnvironBuilder
 
+from ..asgi.http import HTTPConnection
+
 if TYPE_CHECKING:
     from ..app import TrioQuart
     from ..typing import Scope
     from ..wrappers.request import Request
+    from ..wrappers.response import Response
 
 _no_json: Any = object()
+
+
+async def _never(*args: Any) -> Any:
+    raise RuntimeError("A made-up request has no connection to receive from or send to.")
 
 
 def split_path(path: str, query_string: Any) -> tuple[str, Any]:
@@ -138,6 +145,19 @@ def make_scope(
     return scope
 
 
+def decode_headers(raw: list[tuple[bytes, bytes]]) -> Headers:
+    """werkzeug ``Headers`` from ASGI's raw header pairs."""
+    return Headers([(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw])
+
+
+def received_response(app: TrioQuart, body: bytes, status: int, headers: Headers) -> Response:
+    """A response as the client received it: headers exactly as sent (a HEAD response keeps
+    its Content-Length although no body came)."""
+    response = app.response_class(body, status)
+    response.headers = headers
+    return response
+
+
 def make_test_request(app: TrioQuart, path: str = "/", **kwargs: Any) -> Request:
     """A request object for ``app.test_request_context``: its body is already complete."""
     root_path = kwargs.pop("root_path", "")
@@ -158,23 +178,6 @@ def make_test_request(app: TrioQuart, path: str = "/", **kwargs: Any) -> Request
         http_version=http_version,
         scope_base=scope_base,
     )
-    server = scope.get("server")
-    client = scope.get("client")
-    request = app.request_class(
-        method,
-        scheme,
-        (server[0], server[1]) if server else None,
-        root_path,
-        path,
-        query_string,
-        headers,
-        client[0] if client else None,
-        scope=scope,
-        http_version=http_version,
-    )
+    request = HTTPConnection(app, scope, _never, _never).build_request()
     request.body.set_complete_data(body)
-    request.max_content_length = app.config["MAX_CONTENT_LENGTH"]
-    request.max_form_memory_size = app.config["MAX_FORM_MEMORY_SIZE"]
-    request.max_form_parts = app.config["MAX_FORM_PARTS"]
-    request.body_timeout = app.config["BODY_TIMEOUT"]
     return request

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import trio
 from werkzeug.datastructures import Headers
 
+from .utils import decode_headers, received_response
+
 if TYPE_CHECKING:
     from ..app import TrioQuart
     from ..typing import Message, Scope
@@ -36,16 +38,6 @@ class WebsocketDisconnectError(Exception):
         super().__init__(f"The app closed the websocket with {code} {reason!r}.")
         self.code = code
         self.reason = reason
-
-
-def received_response(app: TrioQuart, body: bytes, status: int, headers: Headers) -> Response:
-    response = app.response_class(body, status)
-    response.headers = headers
-    return response
-
-
-def _decode(raw: list[tuple[bytes, bytes]]) -> Headers:
-    return Headers([(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw])
 
 
 class TestWebsocketConnection:
@@ -110,7 +102,7 @@ class TestWebsocketConnection:
         kind = message["type"]
         if kind == "websocket.accept":
             self.subprotocol = message.get("subprotocol")
-            self.headers = _decode(message.get("headers", []))
+            self.headers = decode_headers(message.get("headers", []))
             return
         if kind == "websocket.close":
             await self._deny(self.app.response_class(status=403))
@@ -120,7 +112,7 @@ class TestWebsocketConnection:
                 parts.append(part.get("body", b""))
                 if not part.get("more_body", False):
                     break
-            headers = _decode(message.get("headers", []))
+            headers = decode_headers(message.get("headers", []))
             await self._deny(
                 received_response(self.app, b"".join(parts), message["status"], headers)
             )
