@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -158,14 +158,21 @@ def free_port() -> int:
 
 
 async def serve_until_signalled(
-    target: str, cwd: Path, tmp_path: Path, signum: int, env: dict[str, str] | None = None
+    target: str,
+    cwd: Path,
+    tmp_path: Path,
+    signum: int,
+    env: dict[str, str] | None = None,
+    options: tuple[str, ...] = (),
+    while_serving: Callable[[int, trio.Process], Awaitable[None]] | None = None,
 ) -> tuple[int, str, str, httpx.Response]:
     """Start ``python -m trioquart.cli run TARGET`` on a free port, wait until it answers
-    ``GET /``, send ``signum`` and wait for it to exit. Returns the exit code, stdout, stderr
-    and the response."""
+    ``GET /``, run ``while_serving(port, process)``, send ``signum`` and wait for it to exit.
+    Returns the exit code, stdout, stderr and the first response."""
     port = free_port()
     out_path, err_path = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     command = [sys.executable, "-m", "trioquart.cli", "run", target, "--port", str(port)]
+    command += options
     with out_path.open("wb") as out, err_path.open("wb") as err:
         process = await trio.lowlevel.open_process(
             command, stdout=out, stderr=err, cwd=cwd, env={**os.environ, **(env or {})}
@@ -184,8 +191,10 @@ async def serve_until_signalled(
                         response = await client.get(f"http://127.0.0.1:{port}/")
                     except httpx.TransportError:
                         await trio.sleep(0.1)
+        if while_serving is not None:
+            await while_serving(port, process)
         process.send_signal(signum)
-        with trio.fail_after(5):
+        with trio.fail_after(10):
             returncode = await process.wait()
     finally:
         if process.returncode is None:
@@ -251,3 +260,73 @@ async def test_run_shuts_the_app_down_gracefully(tmp_path: Path, signum: int) ->
     assert response.text == "started"
     assert returncode == 0, err
     assert marker.read_text() == "started, stopped"
+
+
+async def test_run_with_two_workers_serves_from_two_processes(tmp_path: Path) -> None:
+    children: list[str] = []
+
+    async def count_workers(port: int, process: trio.Process) -> None:
+        with trio.fail_after(15):
+            while len(children) < 2:
+                # Hypercorn's workers are spawned processes ("--multiprocessing-fork"), next
+                # to multiprocessing's resource tracker.
+                listing = subprocess.run(
+                    ["ps", "-ww", "-o", "args=", "--ppid", str(process.pid)],
+                    capture_output=True,
+                    text=True,
+                ).stdout.splitlines()
+                children[:] = [line for line in listing if "--multiprocessing-fork" in line]
+                await trio.sleep(0.1)
+
+    returncode, out, err, response = await serve_until_signalled(
+        "examples.hello:app",
+        REPO_ROOT,
+        tmp_path,
+        signal.SIGINT,
+        options=("--workers", "2"),
+        while_serving=count_workers,
+    )
+    assert response.text == "Hello, World!"
+    assert len(children) == 2
+    assert returncode == 0, err
+
+
+async def test_run_with_reload_picks_up_a_changed_module(tmp_path: Path) -> None:
+    module = tmp_path / "cli_reloaded_app.py"
+    source = textwrap.dedent(
+        """
+        from trioquart import TrioQuart
+
+        app = TrioQuart(__name__)
+
+
+        @app.get("/")
+        async def index():
+            return "VERSION"
+        """
+    )
+    module.write_text(source.replace("VERSION", "first"))
+    seen: list[str] = []
+
+    async def change_and_wait(port: int, process: trio.Process) -> None:
+        await trio.sleep(1.5)  # the reloader compares modification times once a second
+        module.write_text(source.replace("VERSION", "second"))
+        with trio.fail_after(20):
+            async with httpx.AsyncClient() as client:
+                while not seen or seen[-1] != "second":
+                    try:
+                        seen.append((await client.get(f"http://127.0.0.1:{port}/")).text)
+                    except httpx.TransportError:
+                        pass  # restarting
+                    await trio.sleep(0.2)
+
+    returncode, out, err, response = await serve_until_signalled(
+        "cli_reloaded_app:app",
+        tmp_path,
+        tmp_path,
+        signal.SIGINT,
+        options=("--reload",),
+        while_serving=change_and_wait,
+    )
+    assert response.text == "first"
+    assert seen[-1] == "second"
