@@ -568,9 +568,15 @@ async def test_custom_async_session_interface() -> None:
     assert interface.saved == 2  # a websocket's session is not saved
 
 
-async def test_base_interface_methods_must_be_defined() -> None:
-    app = make_app()
-    app.testing = True
-    app.session_interface = SessionInterface()
-    with pytest.raises(NotImplementedError, match="open_session"):
-        await app.test_client().get("/untouched")
+def test_base_interface_methods_must_be_defined() -> None:
+    """An interface missing open_session or save_session fails when it is made, not on
+    the first request."""
+
+    class Incomplete(SessionInterface):
+        async def open_session(self, app: Any, request: Any) -> None:
+            return None
+
+    with pytest.raises(TypeError, match="open_session"):
+        SessionInterface()  # type: ignore[abstract]
+    with pytest.raises(TypeError, match="save_session"):
+        Incomplete()  # type: ignore[abstract]

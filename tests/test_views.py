@@ -191,7 +191,7 @@ async def test_sync_dispatch_request_runs_in_a_worker_thread() -> None:
 async def test_view_without_dispatch_request_fails() -> None:
     app = make_app()
     app.add_url_rule("/empty", view_func=View.as_view("empty"))
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(TypeError, match="dispatch_request"):
         await app.test_client().get("/empty")
 
 

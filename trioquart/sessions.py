@@ -24,6 +24,7 @@ checker. Their helper methods read the settings exactly as Flask's do.
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from collections.abc import Hashable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -50,7 +51,7 @@ __all__ = [
 _SERIALIZER_CACHE_SIZE = 8
 
 
-class SessionInterface:
+class SessionInterface(ABC):
     """The base for session interfaces: subclass it and write the two coroutines.
 
     ``open_session`` gets the :class:`~trioquart.Request`, or the
@@ -70,18 +71,18 @@ class SessionInterface:
     #: Whether sessions are pickled (extensions may look at this, as in Flask).
     pickle_based = False
 
+    @abstractmethod
     async def open_session(
         self, app: TrioQuart, request: Request | Websocket
     ) -> SessionMixin | None:
         """The session for ``request``: called when its context is pushed, before the
         ``before_request`` functions. None means no session (a null session is used)."""
-        raise NotImplementedError(f"{type(self).__name__} must define open_session")
 
+    @abstractmethod
     async def save_session(self, app: TrioQuart, session: SessionMixin, response: Response) -> None:
         """Store ``session`` and set its cookie on ``response``: called after the
         ``after_request`` functions, for HTTP requests whose session is not a null one.
         Add ``Vary: Cookie`` when ``session.accessed`` is true."""
-        raise NotImplementedError(f"{type(self).__name__} must define save_session")
 
     def make_null_session(self, app: TrioQuart) -> NullSession:
         """The stand-in session when sessions are unavailable: empty, and raising on any

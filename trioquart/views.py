@@ -20,6 +20,7 @@ plain one runs in a worker thread (``app.ensure_async``), as a sync view functio
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -38,7 +39,7 @@ __all__ = ["MethodView", "View", "http_method_funcs"]
 http_method_funcs = frozenset(("get", "post", "head", "options", "delete", "put", "trace", "patch"))
 
 
-class View:
+class View(ABC):
     """A view as a class: subclass it, implement :meth:`dispatch_request` and register
     ``YourView.as_view("endpoint")`` as the view function.
 
@@ -58,11 +59,11 @@ class View:
     decorators: ClassVar[list[Callable[..., Any]]] = []
     init_every_request: ClassVar[bool] = True
 
+    @abstractmethod
     async def dispatch_request(self, *args: Any, **kwargs: Any) -> ResponseReturnValue:
         """Handle the request and return a response value (as a view function does). The
         URL rule's variables come as keyword arguments; declare the ones you expect
         (``async def dispatch_request(self, user_id): ...``)."""
-        raise NotImplementedError(f"{type(self).__name__} must define dispatch_request")
 
     @classmethod
     def as_view(cls, name: str, *class_args: Any, **class_kwargs: Any) -> RouteCallable:
