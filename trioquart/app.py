@@ -158,10 +158,10 @@ class TrioQuart(WebsocketScaffoldMixin, App):
     async def __call__(self, scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
         await self.asgi_app(scope, receive, send)
 
-    async def asgi_app(self, scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
+    def asgi_app(self, scope: Scope, receive: ASGIReceive, send: ASGISend) -> Awaitable[None]:
         """The ASGI callable; wrap this (``app.asgi_app = Middleware(app.asgi_app)``) to add
         ASGI middleware while keeping ``app`` itself."""
-        await server_for(scope["type"])(self, scope, receive, send)
+        return server_for(scope["type"])(self, scope, receive, send)
 
     # ---- registration of serving hooks ------------------------------------------------
 

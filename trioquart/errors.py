@@ -80,3 +80,13 @@ def holds_interrupt(error: BaseException) -> bool:
     if isinstance(error, BaseExceptionGroup):
         return error.subgroup(KeyboardInterrupt) is not None
     return isinstance(error, KeyboardInterrupt)
+
+
+def belongs_to_server(error: BaseException) -> bool:
+    """Whether ``error`` is a cancellation or an interrupt: those leave the ASGI callable,
+    everything else is answered there (see :mod:`trioquart.asgi`)."""
+    if isinstance(error, trio.Cancelled | KeyboardInterrupt):
+        return True
+    if isinstance(error, BaseExceptionGroup):
+        return strip_cancelled(error) is None or holds_interrupt(error)
+    return False

@@ -28,12 +28,13 @@ connection if that send is interrupted.
 
 from __future__ import annotations
 
+import logging
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
 import trio
 
-from ..errors import holds_interrupt, strip_cancelled
+from ..errors import belongs_to_server, holds_interrupt, strip_cancelled
 from ..wrappers.base import headers_from_scope
 from ..wrappers.request import ClientDisconnectedError
 from .driving import WatchesHandlerWaits, run_asking_at_each_wait
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
     from ..typing import ASGIReceive, ASGISend, Scope
     from ..wrappers.request import Request
     from ..wrappers.response import Response
+
+
+logger = logging.getLogger("trioquart")
 
 
 class RequestBodyReader:
@@ -176,32 +180,62 @@ class HTTPConnection(WatchesHandlerWaits):
         await self.send({"type": "http.response.push", "path": path, "headers": headers})
 
     async def run(self) -> None:
-        app = self.app
-        request = self.build_request()
-        if self.expects_body():
-            self._body = RequestBodyReader(self)
-            request.body.attach(self._body)
-        else:
-            request.body.set_complete_data(b"")
-        ctx = app.request_context(request)
-        await ctx.push()
+        """Serve the request; the ASGI boundary for it (see :mod:`trioquart.asgi`)."""
         try:
+            app = self.app
+            request = self.build_request()
+            if self.expects_body():
+                self._body = RequestBodyReader(self)
+                request.body.attach(self._body)
+            else:
+                request.body.set_complete_data(b"")
+            ctx = app.request_context(request)
+            await ctx.push()
             try:
-                async with trio.open_nursery() as nursery:
-                    self._nursery = nursery
-                    request._nursery = nursery
-                    self._handler_task = trio.lowlevel.current_task()
-                    response = await run_asking_at_each_wait(
-                        app.handle_request(ctx), self.on_handler_wait
-                    )
-                    await self.send_response(response)
-                    if nursery.child_tasks:
-                        nursery.cancel_scope.cancel()
-            except BaseExceptionGroup as group:
-                await self.handle_error_group(ctx, group)
-            self.report_overdue()
-        finally:
-            await ctx.pop(ctx.unhandled_error)
+                try:
+                    async with trio.open_nursery() as nursery:
+                        self._nursery = nursery
+                        request._nursery = nursery
+                        self._handler_task = trio.lowlevel.current_task()
+                        response = await run_asking_at_each_wait(
+                            app.handle_request(ctx), self.on_handler_wait
+                        )
+                        await self.send_response(response)
+                        if nursery.child_tasks:
+                            nursery.cancel_scope.cancel()
+                except BaseExceptionGroup as group:
+                    await self.handle_error_group(ctx, group)
+                self.report_overdue()
+            finally:
+                await ctx.pop(ctx.unhandled_error)
+        except BaseException as error:
+            if belongs_to_server(error) or (self.propagate and isinstance(error, Exception)):
+                raise
+            await self.answer_escaped(error)
+
+    async def answer_escaped(self, error: BaseException) -> None:
+        """An error got past the app's own handling: log it, and answer 500 if nothing was
+        sent yet (else the connection closes with the response incomplete)."""
+        scope = self.scope
+        logger.error(
+            "Unhandled error serving %s %s", scope["method"], scope["path"], exc_info=error
+        )
+        if not self.response_started:
+            with trio.CancelScope(shield=True):
+                await self.send(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+                    }
+                )
+                await self.send(
+                    {
+                        "type": "http.response.body",
+                        "body": b"Internal Server Error",
+                        "more_body": False,
+                    }
+                )
 
     async def handle_error_group(self, ctx: RequestContext, group: BaseExceptionGroup) -> None:
         """An error ended the request's nursery: from a task the handler started, from the
@@ -297,10 +331,8 @@ class HTTPConnection(WatchesHandlerWaits):
             }
         )
         self.response_started = True
-        if self.scope["method"] == "HEAD":
-            await self.send_final(b"")
-        elif not response.is_streamed:
-            await self.send_final(response._data)
+        if self.scope["method"] == "HEAD" or not response.is_streamed:
+            body = b"" if self.scope["method"] == "HEAD" else response._data
         else:
             # A stream can take long: bound it, and notice if the client leaves. (A body in
             # memory goes out in one shielded send, which no deadline could interrupt.)
@@ -313,7 +345,11 @@ class HTTPConnection(WatchesHandlerWaits):
                         await self.send(
                             {"type": "http.response.body", "body": chunk, "more_body": True}
                         )
-            await self.send_final(b"")
+            body = b""
+        # The last send is shielded: interrupting it leaks the connection in Hypercorn.
+        with trio.CancelScope(shield=True):
+            await self.send({"type": "http.response.body", "body": body or b"", "more_body": False})
+        self.response_complete = True
 
     def report_overdue(self) -> None:
         """Log a response that its timeout cut short (the nursery's deadline passed)."""
@@ -327,8 +363,3 @@ class HTTPConnection(WatchesHandlerWaits):
                     self.scope["path"],
                     self._timeout,
                 )
-
-    async def send_final(self, body: bytes | None) -> None:
-        with trio.CancelScope(shield=True):
-            await self.send({"type": "http.response.body", "body": body or b"", "more_body": False})
-        self.response_complete = True

@@ -30,6 +30,7 @@ messages the client sent are still queued, the handler first gets up to
 
 from __future__ import annotations
 
+import logging
 import math
 from http import HTTPStatus
 from typing import TYPE_CHECKING
@@ -38,7 +39,7 @@ import trio
 from werkzeug.datastructures import Headers
 
 from .. import signals
-from ..errors import holds_interrupt, strip_cancelled
+from ..errors import belongs_to_server, holds_interrupt, strip_cancelled
 from ..wrappers.base import headers_from_scope
 from ..wrappers.websocket import WebsocketDisconnectedError, WebsocketState
 from .driving import WatchesHandlerWaits, run_asking_at_each_wait
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
     from ..typing import ASGIReceive, ASGISend, Message, Scope
     from ..wrappers.response import Response
     from ..wrappers.websocket import Websocket
+
+logger = logging.getLogger("trioquart")
 
 DENIAL_EXTENSION = "websocket.http.response"
 
@@ -118,25 +121,41 @@ class WebsocketConnection(WatchesHandlerWaits):
     # ---- the connection's life ----------------------------------------------------------
 
     async def run(self) -> None:
-        app = self.app
-        websocket = self._websocket = self.build_websocket()
-        ctx = app.websocket_context(websocket)
-        await ctx.push()
+        """Serve the websocket; the ASGI boundary for it (see :mod:`trioquart.asgi`)."""
         try:
+            app = self.app
+            websocket = self._websocket = self.build_websocket()
+            ctx = app.websocket_context(websocket)
+            await ctx.push()
             try:
-                async with trio.open_nursery() as nursery:
-                    self._nursery = nursery
-                    websocket._nursery = nursery
-                    self._handler_task = trio.lowlevel.current_task()
-                    response = await run_asking_at_each_wait(
-                        app.handle_websocket(ctx), self.on_handler_wait
-                    )
-                    await self.finish(ctx, response)
-                    nursery.cancel_scope.cancel()
-            except BaseExceptionGroup as group:
-                await self.handle_error_group(ctx, group)
-        finally:
-            await ctx.pop(ctx.unhandled_error)
+                try:
+                    async with trio.open_nursery() as nursery:
+                        self._nursery = nursery
+                        websocket._nursery = nursery
+                        self._handler_task = trio.lowlevel.current_task()
+                        response = await run_asking_at_each_wait(
+                            app.handle_websocket(ctx), self.on_handler_wait
+                        )
+                        await self.finish(ctx, response)
+                        nursery.cancel_scope.cancel()
+                except BaseExceptionGroup as group:
+                    await self.handle_error_group(ctx, group)
+            finally:
+                await ctx.pop(ctx.unhandled_error)
+        except BaseException as error:
+            if belongs_to_server(error) or (self.propagate and isinstance(error, Exception)):
+                raise
+            await self.answer_escaped(error)
+
+    async def answer_escaped(self, error: BaseException) -> None:
+        """An error got past the app's own handling: log it, and end the websocket with a
+        500 denial or a 1011 close."""
+        logger.error("Unhandled error serving websocket %s", self.scope["path"], exc_info=error)
+        with trio.CancelScope(shield=True):
+            if self.state is WebsocketState.CONNECTING:
+                await self.deny(self.app.response_class("Internal Server Error", status=500))
+            elif self.state is WebsocketState.ACCEPTED:
+                await self.close(1011, "Internal Server Error")
 
     async def finish(self, ctx: WebsocketContext, response: Response | None) -> None:
         """End the websocket as the handler's outcome says (see the module docstring)."""
