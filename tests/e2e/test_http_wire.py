@@ -267,3 +267,28 @@ async def test_background_task_outlives_its_request_and_shutdown_waits() -> None
             events.append("response received")
     assert response.status_code == 202
     assert events == ["response received", "job done", "after_serving"]
+
+
+async def test_http2_requests_with_and_without_a_declared_body_length() -> None:
+    """Over HTTP/2 a body may come without Content-Length, so it must still be read; a GET
+    without a body must not wait for one."""
+    app = make_app()
+
+    @app.route("/echo", methods=["GET", "POST"])
+    async def echo() -> Any:
+        return {"version": request.http_version, "body": (await request.get_data()).decode()}
+
+    async def streamed() -> AsyncIterator[bytes]:
+        yield b"no "
+        yield b"length"
+
+    with trio.fail_after(10):
+        async with serve_app(app) as server:
+            async with httpx.AsyncClient(base_url=server.url, http1=False, http2=True) as client:
+                got = await client.get("/echo")
+                posted = await client.post("/echo", content=b"declared")
+                unsized = await client.post("/echo", content=streamed())
+    assert got.http_version == "HTTP/2"
+    assert got.json() == {"version": "2", "body": ""}
+    assert posted.json() == {"version": "2", "body": "declared"}
+    assert unsized.json() == {"version": "2", "body": "no length"}
