@@ -35,10 +35,44 @@ def bind_to_request(
 
     With ``server_name`` set and ``subdomain`` None (subdomain matching), the subdomain is
     what the request's host has in front of ``server_name``; a host outside it matches no
-    subdomain rule and warns, as in werkzeug.
+    subdomain rule and warns (once per host), as in werkzeug.
     """
     scheme = request.scheme
-    host = _strip_default_port(request.host.lower(), scheme)
+    script_name = request.root_path or "/"
+    bindings: dict[tuple[str | None, ...], MapAdapter]
+    bindings = url_map.__dict__.setdefault("_trioquart_bindings", {})
+    # Keyed by the raw Host header where it alone decides the binding (no TRUSTED_HOSTS to
+    # check it against), which spares werkzeug's host parsing on every request.
+    raw_host = request.headers.get("Host") if request.trusted_hosts is None else None
+    key = (raw_host, server_name, subdomain, scheme, script_name)
+    base = bindings.get(key) if raw_host is not None else None
+    if base is None:
+        base = _bind(url_map, request.host, server_name, subdomain, scheme, script_name)
+        if raw_host is not None:
+            if len(bindings) >= _BINDINGS_KEPT:
+                bindings.clear()
+            bindings[key] = base
+    return MapAdapter(
+        url_map,
+        base.server_name,
+        base.script_name,
+        base.subdomain,
+        base.url_scheme,
+        request.path,
+        request.method,
+        request.query_string.decode("latin-1"),
+    )
+
+
+def _bind(
+    url_map: Map,
+    request_host: str,
+    server_name: str | None,
+    subdomain: str | None,
+    scheme: str,
+    script_name: str,
+) -> MapAdapter:
+    host = _strip_default_port(request_host.lower(), scheme)
     if server_name is None:
         server_name = host
     else:
@@ -51,30 +85,11 @@ def bind_to_request(
             warnings.warn(
                 f"Current server name {host!r} doesn't match configured server name"
                 f" {server_name!r}",
-                stacklevel=2,
+                stacklevel=3,
             )
             subdomain = "<invalid>"
         else:
             subdomain = ".".join(filter(None, current[:offset]))
-    script_name = request.root_path or "/"
-    key = (server_name, script_name, subdomain, scheme)
-    bindings: dict[tuple[str, str, str | None, str], MapAdapter]
-    bindings = url_map.__dict__.setdefault("_trioquart_bindings", {})
-    base = bindings.get(key)
-    if base is None:
-        base = url_map.bind(
-            server_name, script_name=script_name, subdomain=subdomain, url_scheme=scheme
-        )
-        if len(bindings) >= _BINDINGS_KEPT:
-            bindings.clear()
-        bindings[key] = base
-    return MapAdapter(
-        url_map,
-        base.server_name,
-        base.script_name,
-        base.subdomain,
-        base.url_scheme,
-        request.path,
-        request.method,
-        request.query_string.decode("latin-1"),
+    return url_map.bind(
+        server_name, script_name=script_name, subdomain=subdomain, url_scheme=scheme
     )
