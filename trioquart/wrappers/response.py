@@ -51,19 +51,31 @@ class Response(SansIOResponse):
         mimetype: str | None = None,
         content_type: str | None = None,
     ) -> None:
-        if status is None and headers is None and mimetype is None and content_type is None:
-            # The common case (a view returned a string), without re-deriving the default
-            # content type for every response.
-            self.headers = Headers()
-            self.headers._list = [("Content-Type", self._default_content_type())]
-            self.status = self.default_status
-        else:
-            super().__init__(status, headers, mimetype, content_type)
         #: How long sending this response may take: ``...`` means ``RESPONSE_TIMEOUT``,
         #: ``None`` means no limit (for server-sent events and other endless streams).
         self.timeout: float | None | EllipsisType = ...
-        self._data: bytes | None = None
         self.response: Iterable[Any] | AsyncIterable[Any] | None = None
+        self._data: bytes | None = None
+        if (
+            status is None
+            and headers is None
+            and mimetype is None
+            and content_type is None
+            and isinstance(response, str | bytes)
+            and self.automatically_set_content_length
+        ):
+            # The common case (a view returned a string): both headers are known to be
+            # valid, so they are set directly rather than re-derived and re-checked.
+            data = response.encode() if isinstance(response, str) else response
+            self.headers = Headers()
+            self.headers._list = [
+                ("Content-Type", self._default_content_type()),
+                ("Content-Length", str(len(data))),
+            ]
+            self.status = self.default_status
+            self._data = data
+            return
+        super().__init__(status, headers, mimetype, content_type)
         if response is None:
             self.set_data(b"")
         elif isinstance(response, str | bytes | bytearray):
