@@ -3,12 +3,13 @@ driven through the ASGI callable and the in-process client."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import trio
 
-from trioquart import TrioQuart, abort, g, has_request_context, request
+from trioquart import Response, TrioQuart, abort, g, has_request_context, request
 from trioquart.testing import IncompleteResponseError
 
 
@@ -446,6 +447,107 @@ async def test_final_send_is_not_interrupted_by_a_disconnect() -> None:
     with trio.fail_after(5):
         await app(http_scope(), receive, send)
     assert events == ["final send finished"]
+
+
+def app_with_a_lingering_task(events: list[str]) -> TrioQuart:
+    app = TrioQuart(__name__)
+
+    @app.get("/")
+    async def index() -> str:
+        async def lingering() -> None:
+            try:
+                await trio.sleep_forever()
+            finally:
+                events.append("child cancelled")
+
+        request.nursery.start_soon(lingering)
+        await trio.sleep(0)  # a wait outside the connection's I/O: the watcher runs
+        return "whole"
+
+    return app
+
+
+@pytest.mark.parametrize("disconnect", [False, True])
+async def test_the_handlers_tasks_run_until_the_slow_final_send_is_done(disconnect: bool) -> None:
+    events: list[str] = []
+    app = app_with_a_lingering_task(events)
+    final_started = trio.Event()
+    inbox = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if inbox:
+            return inbox.pop()
+        await final_started.wait()
+        if not disconnect:
+            await trio.sleep_forever()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            final_started.set()
+            await trio.sleep(0.05)  # a disconnect would land while this send is in flight
+            events.append("final send finished")
+
+    with trio.fail_after(5):
+        await app(http_scope(), receive, send)
+    if disconnect:  # the client has gone: the tasks end at once, the send is not cut short
+        assert sorted(events) == ["child cancelled", "final send finished"]
+    else:
+        assert events == ["final send finished", "child cancelled"]
+
+
+async def test_error_handler_may_stream_its_response() -> None:
+    app = TrioQuart(__name__)
+
+    @app.errorhandler(KeyError)
+    async def on_key_error(error: KeyError) -> Response:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"handled "
+            await trio.sleep(0)
+            yield error.args[0].encode()
+
+        return Response(chunks(), status=418)
+
+    @app.get("/")
+    async def index() -> str:
+        async def fails() -> None:
+            raise KeyError("from-child")
+
+        request.nursery.start_soon(fails)
+        await trio.sleep_forever()
+        return "unreachable"
+
+    recorder = Recorder()
+    with trio.fail_after(5):
+        await app(http_scope(), recorder.receive, recorder.send)
+    assert recorder.status == 418
+    assert recorder.body == b"handled from-child"
+    assert recorder.sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+async def test_a_streamed_500_for_a_base_exception_before_any_wait() -> None:
+    app = TrioQuart(__name__)
+
+    class Stop(BaseException):
+        pass
+
+    @app.errorhandler(500)
+    async def on_500(error: Exception) -> Response:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"streamed "
+            yield b"500"
+
+        return Response(chunks(), status=500)
+
+    @app.get("/")
+    async def index() -> str:
+        raise Stop  # not an Exception: it ends the request's nursery, before any wait
+
+    recorder = Recorder()
+    with trio.fail_after(5):
+        await app(http_scope(), recorder.receive, recorder.send)
+    assert recorder.status == 500
+    assert recorder.body == b"streamed 500"
 
 
 async def test_head_sends_no_body_and_does_not_run_the_stream() -> None:

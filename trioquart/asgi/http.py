@@ -1,10 +1,10 @@
 """One HTTP request on the wire: its nursery, its body, its response.
 
-The request runs inside its own trio nursery. The handler, hooks and the sending of the
-response run in the nursery's body; ``request.nursery`` lets the handler start tasks there.
-When the response is complete the nursery is cancelled, which ends any task the handler
-left behind. An error in such a task ends the nursery too and is handled like an error in
-the handler: its error handler's response, or a logged 500.
+The request runs inside its own trio nursery. The handler and its hooks run in the
+nursery's body; ``request.nursery`` lets the handler start tasks there. When the response
+is complete the nursery is cancelled, which ends any task the handler left behind. An
+error in such a task ends the nursery too and is handled like an error in the handler: its
+error handler's response, or a logged 500.
 
 A disconnect before the response is complete cancels the nursery: the handler, a streaming
 generator and the handler's tasks stop, and their ``finally`` blocks run. Noticing it needs
@@ -21,9 +21,11 @@ time, as it is asked for them. Once the watcher runs it reads the rest of the bo
 into a bounded channel (``BODY_BUFFER_CHUNKS``), so a slow reader still slows the client
 down instead of filling memory.
 
-``RESPONSE_TIMEOUT`` is the nursery's own deadline while the response is sent. The last
-``send()`` of a response is shielded from cancellation: Hypercorn's trio worker leaks the
-connection if that send is interrupted.
+A streamed body is sent while the nursery is open, with ``RESPONSE_TIMEOUT`` as the
+nursery's deadline. Hypercorn's trio worker leaks the connection if the last ``send()`` of
+a response is interrupted, so that send is shielded, or, when the nursery has no tasks
+left to keep running until the response is complete (the usual case), made after the
+nursery has closed, where nothing of the request's can cancel it.
 """
 
 from __future__ import annotations
@@ -133,6 +135,9 @@ class HTTPConnection(WatchesHandlerWaits):
         self._timeout: float | None = None
         self._client_gone = False
         self._body: RequestBodyReader | None = None
+        self._stream_scope: trio.CancelScope | None = None
+        #: What :meth:`finish_response` sends last; None until the rest has been sent.
+        self._last_chunk: bytes | None = None
 
     def expects_body(self) -> bool:
         """Whether a body may follow the request head. In HTTP/1.x a request without
@@ -192,26 +197,47 @@ class HTTPConnection(WatchesHandlerWaits):
             ctx = app.request_context(request)
             await ctx.push()
             try:
-                try:
-                    async with trio.open_nursery() as nursery:
-                        self._nursery = nursery
-                        request._nursery = nursery
-                        self._handler_task = trio.lowlevel.current_task()
-                        response = await run_asking_at_each_wait(
-                            app.handle_request(ctx), self.on_handler_wait
-                        )
-                        await self.send_response(response)
-                        if nursery.child_tasks:
-                            nursery.cancel_scope.cancel()
-                except BaseExceptionGroup as group:
-                    await self.handle_error_group(ctx, group)
-                self.report_overdue()
+                response = await self.respond(ctx, request)
+                if response is not None:
+                    await self.finish_response(response)
             finally:
                 await ctx.pop(ctx.unhandled_error)
         except BaseException as error:
             if belongs_to_server(error) or (self.propagate and isinstance(error, Exception)):
                 raise
             await self.answer_escaped(error)
+
+    async def respond(self, ctx: RequestContext, request: Request) -> Response | None:
+        """Run the handler in the request's nursery and send what must be sent while it is
+        open (a streamed body). The response to finish, or None if it was cut short."""
+        response: Response | None = None
+        try:
+            try:
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    request._nursery = nursery
+                    self._handler_task = trio.lowlevel.current_task()
+                    response = await run_asking_at_each_wait(
+                        self.app.handle_request(ctx), self.on_handler_wait
+                    )
+                    await self.send_stream(response, nursery.cancel_scope)
+                    if nursery.child_tasks:
+                        # The handler's tasks (and the watcher) run until the response is
+                        # complete, so it is finished in here, shielded from their errors.
+                        with trio.CancelScope(shield=True):
+                            await self.finish_response(response)
+                        nursery.cancel_scope.cancel()
+            finally:
+                self._nursery = None  # closed: no watcher or deadline from here on
+        except BaseExceptionGroup as group:
+            response = await self.handle_error_group(ctx, group)
+            if response is not None:
+                with trio.CancelScope() as scope:
+                    await self.send_stream(response, scope)
+        if self._last_chunk is None:
+            self.report_overdue()
+            return None
+        return None if self.response_complete else response
 
     async def answer_escaped(self, error: BaseException) -> None:
         """An error got past the app's own handling: log it, and answer 500 if nothing was
@@ -237,10 +263,13 @@ class HTTPConnection(WatchesHandlerWaits):
                     }
                 )
 
-    async def handle_error_group(self, ctx: RequestContext, group: BaseExceptionGroup) -> None:
+    async def handle_error_group(
+        self, ctx: RequestContext, group: BaseExceptionGroup
+    ) -> Response | None:
         """An error ended the request's nursery: from a task the handler started, from the
         streaming body, a ``BaseException`` from the handler, or (in tests) an error to
-        propagate. Cancellations and interrupts belong to the server and go on up."""
+        propagate. Cancellations and interrupts belong to the server and go on up. The
+        response to send instead, if it is not too late for one."""
         error = strip_cancelled(group)
         if error is None or holds_interrupt(error):
             raise group
@@ -254,7 +283,7 @@ class HTTPConnection(WatchesHandlerWaits):
                 raise error
             ctx.unhandled_error = error
             app.log_exception(ctx, error)
-            return
+            return None
         if isinstance(error, Exception):
             try:
                 rv = await app.handle_user_exception(ctx, error)
@@ -263,7 +292,7 @@ class HTTPConnection(WatchesHandlerWaits):
                 response = await app.handle_exception(ctx, unhandled)
         else:
             response = await app.handle_exception(ctx, error)
-        await self.send_response(response)
+        return response
 
     def start_watching(self) -> None:
         """Start the disconnect watcher, once (see the module docstring for when)."""
@@ -310,16 +339,38 @@ class HTTPConnection(WatchesHandlerWaits):
             self.disconnected = True
             self._nursery.cancel_scope.cancel()
 
-    async def send_response(self, response: Response) -> None:
-        """Send ``response`` within its timeout (``response.timeout``, by default
-        ``RESPONSE_TIMEOUT``). An overdue or failing response is logged and the connection
-        closed without completing it."""
+    async def send_stream(self, response: Response, scope: trio.CancelScope) -> None:
+        """Send the part of ``response`` that needs the request's nursery open. For a
+        streamed body that is the head and every chunk, within ``scope`` and the response's
+        timeout (``response.timeout``, by default ``RESPONSE_TIMEOUT``), with the watcher
+        noticing a client that leaves. A body in memory waits for :meth:`finish_response`.
+        """
+        self._last_chunk = None
         timeout = response.timeout
         if timeout is ...:
             timeout = self.app.config["RESPONSE_TIMEOUT"]
         self._timeout = timeout
+        self._stream_scope = scope
         if response.status_code == 408:
             response.headers["Connection"] = "close"
+        if self.scope["method"] == "HEAD":
+            self._last_chunk = b""
+        elif not response.is_streamed:
+            self._last_chunk = response._data or b""
+        else:
+            if timeout is not None:
+                scope.deadline = trio.current_time() + timeout
+            self.start_watching()
+            await self.send_start(response)
+            async with aclosing(response.iter_body()) as chunks:
+                async for chunk in chunks:
+                    if chunk:
+                        await self.send(
+                            {"type": "http.response.body", "body": chunk, "more_body": True}
+                        )
+            self._last_chunk = b""
+
+    async def send_start(self, response: Response) -> None:
         await self.send(
             {
                 "type": "http.response.start",
@@ -331,31 +382,23 @@ class HTTPConnection(WatchesHandlerWaits):
             }
         )
         self.response_started = True
-        if self.scope["method"] == "HEAD" or not response.is_streamed:
-            body = b"" if self.scope["method"] == "HEAD" else response._data
-        else:
-            # A stream can take long: bound it, and notice if the client leaves. (A body in
-            # memory goes out in one shielded send, which no deadline could interrupt.)
-            if timeout is not None and self._nursery is not None:
-                self._nursery.cancel_scope.deadline = trio.current_time() + timeout
-            self.start_watching()
-            async with aclosing(response.iter_body()) as chunks:
-                async for chunk in chunks:
-                    if chunk:
-                        await self.send(
-                            {"type": "http.response.body", "body": chunk, "more_body": True}
-                        )
-            body = b""
-        # The last send is shielded: interrupting it leaks the connection in Hypercorn.
-        with trio.CancelScope(shield=True):
-            await self.send({"type": "http.response.body", "body": body or b"", "more_body": False})
+
+    async def finish_response(self, response: Response) -> None:
+        """Send the rest of the response: its last message, which must not be interrupted
+        (Hypercorn's trio worker leaks the connection then). Sent shielded while the
+        request's nursery still has tasks, otherwise after the nursery has closed, where
+        nothing of the request's can cancel it (only the server's own shutdown could)."""
+        if not self.response_started:
+            await self.send_start(response)
+        body = self._last_chunk or b""
+        await self.send({"type": "http.response.body", "body": body, "more_body": False})
         self.response_complete = True
 
     def report_overdue(self) -> None:
-        """Log a response that its timeout cut short (the nursery's deadline passed)."""
-        if self.response_started and not self.response_complete and not self.disconnected:
-            nursery = self._nursery
-            if nursery is not None and nursery.cancel_scope.cancelled_caught:
+        """Log a response that its timeout cut short (its scope's deadline passed)."""
+        if self.response_started and not self.disconnected:
+            scope = self._stream_scope
+            if scope is not None and trio.current_time() >= scope.deadline:
                 self.app.logger.error(
                     "The response to %s %s took longer than its timeout of %s s; the"
                     " connection was closed without completing it",
