@@ -32,20 +32,27 @@ sys.path.insert(0, str(HERE))
 from apps import FRAMEWORKS  # noqa: E402
 from common import OtherLoad, environment, note_start, parse_names  # noqa: E402
 
-ENDPOINT_KEYS = ("GET /", "GET /json", "GET /items/7?q=x", "POST /json")
+ENDPOINT_KEYS = ("GET /", "GET /json", "GET /items/7?q=x", "POST /json", "websocket echo")
 
 
 def child(name: str, endpoint_key: str, warmup: int, requests: int) -> None:
-    """Serve ``name`` in-process and make ``warmup`` + ``requests`` requests (no timing)."""
+    """Serve ``name`` in-process and make ``warmup`` + ``requests`` requests (no timing);
+    for the websocket echo, that many round trips over one connection."""
     import trio
     from apps import get_app
-    from inprocess import ENDPOINTS, serving, time_requests
+    from inprocess import ENDPOINTS, WEBSOCKET, WebsocketPeer, serving, time_requests
 
     app = get_app(name)
-    endpoint = ENDPOINTS[endpoint_key]
 
     async def run() -> None:
         async with serving(app) as state:
+            if endpoint_key == WEBSOCKET:
+                async with WebsocketPeer(app, state).connected() as peer:
+                    await peer.round_trips(warmup)
+                    if requests:
+                        await peer.round_trips(requests)
+                return
+            endpoint = ENDPOINTS[endpoint_key]
             await time_requests(app, endpoint, state, warmup)
             if requests:
                 await time_requests(app, endpoint, state, requests)
