@@ -163,6 +163,35 @@ async def test_globals_outside_a_context_raise() -> None:
         _ = session.get("x")
 
 
+async def test_proxies_behave_as_the_object_they_stand_for() -> None:
+    app = make_app()
+    seen: dict[str, Any] = {}
+
+    @app.get("/")
+    async def index() -> str:
+        from trioquart.wrappers import Request
+
+        real = request._get_current_object()  # type: ignore[attr-defined]
+        seen["isinstance"] = isinstance(request, Request)
+        seen["class"] = request.__class__ is type(real)
+        seen["private"] = request._nursery is real._nursery  # an underscore name: the request's
+        seen["repr"] = repr(request) == repr(real)
+        seen["equal"] = request == real
+        seen["method"] = request.get_data.__self__ is real
+        seen["missing"] = not hasattr(request, "no_such_attribute")
+        seen["underscore"] = not hasattr(request, "_")
+        g.answer = 42  # setting and deleting go to the object too
+        seen["g set"] = g.answer == 42 and "answer" in g and g.get("answer") == 42
+        del g.answer
+        seen["g deleted"] = "answer" not in g
+        return "ok"
+
+    response = await app.test_client().get("/")
+    assert response.status_code == 200
+    assert seen == dict.fromkeys(seen, True)
+    assert len(seen) == 10
+
+
 async def test_app_context_gives_current_app_and_g() -> None:
     app = make_app()
     async with app.app_context():

@@ -4,6 +4,11 @@ Each is a werkzeug ``LocalProxy`` over a :class:`contextvars.ContextVar`. trio c
 spawning task's context into every new task, so a task started in a connection's nursery
 sees the same request (or websocket) as the handler that started it. A variable set to None
 means "no context here": background tasks use that to leave their request behind.
+
+Reading an attribute through a proxy (``request.args``, ``websocket.receive``) is what
+handlers do most, several times a request or message. werkzeug's proxy reaches it only after
+the ordinary lookup has failed, which costs more than the rest of a websocket round trip, so
+:class:`_ContextProxy` looks up ordinary names on the current object straight away.
 """
 
 from __future__ import annotations
@@ -27,6 +32,27 @@ _cv_request: ContextVar[RequestContext | None] = ContextVar("trioquart.request_c
 _cv_websocket: ContextVar[WebsocketContext | None] = ContextVar(
     "trioquart.websocket_ctx", default=None
 )
+
+
+_find = object.__getattribute__
+#: The proxy's own attributes (werkzeug's), besides the dunder names its class defines.
+_PROXY_OWN = frozenset({"_get_current_object", "_LocalProxy__wrapped"})
+
+
+class _ContextProxy(LocalProxy):
+    """A ``LocalProxy`` that reads ordinary attributes of the current object directly.
+
+    Dunder names and the proxy's own attributes keep werkzeug's handling (``__class__``
+    still answers for the proxied object, so ``isinstance`` works); setting and deleting
+    attributes, operators and everything else are werkzeug's unchanged.
+    """
+
+    __slots__ = ()
+
+    def __getattribute__(self, name: str) -> Any:
+        if name[:1] == "_" and (name[:2] == "__" or name in _PROXY_OWN):
+            return _find(self, name)
+        return getattr(_find(self, "_get_current_object")(), name)
 
 
 def _app_ctx() -> AppContext:
@@ -53,19 +79,23 @@ def _websocket_ctx() -> WebsocketContext:
 
 
 def _current_app() -> TrioQuart:
-    return _app_ctx().app
+    ctx = _cv_app.get()
+    return (ctx if ctx is not None else _app_ctx()).app
 
 
 def _g() -> _AppCtxGlobals:
-    return _app_ctx().g
+    ctx = _cv_app.get()
+    return (ctx if ctx is not None else _app_ctx()).g
 
 
 def _request() -> Request:
-    return _request_ctx().request
+    ctx = _cv_request.get()
+    return (ctx if ctx is not None else _request_ctx()).request
 
 
 def _websocket() -> Websocket:
-    return _websocket_ctx().websocket
+    ctx = _cv_websocket.get()
+    return (ctx if ctx is not None else _websocket_ctx()).websocket
 
 
 def _session() -> SessionMixin:
@@ -75,11 +105,11 @@ def _session() -> SessionMixin:
     return ctx.session
 
 
-app_ctx: AppContext = LocalProxy(_app_ctx)  # type: ignore[assignment]
-request_ctx: RequestContext = LocalProxy(_request_ctx)  # type: ignore[assignment]
-current_app: TrioQuart = LocalProxy(_current_app)  # type: ignore[assignment]
-g: _AppCtxGlobals = LocalProxy(_g)  # type: ignore[assignment]
-websocket_ctx: WebsocketContext = LocalProxy(_websocket_ctx)  # type: ignore[assignment]
-request: Request = LocalProxy(_request)  # type: ignore[assignment]
-websocket: Websocket = LocalProxy(_websocket)  # type: ignore[assignment]
-session: SessionMixin = LocalProxy(_session)  # type: ignore[assignment]
+app_ctx: AppContext = _ContextProxy(_app_ctx)  # type: ignore[assignment]
+request_ctx: RequestContext = _ContextProxy(_request_ctx)  # type: ignore[assignment]
+current_app: TrioQuart = _ContextProxy(_current_app)  # type: ignore[assignment]
+g: _AppCtxGlobals = _ContextProxy(_g)  # type: ignore[assignment]
+websocket_ctx: WebsocketContext = _ContextProxy(_websocket_ctx)  # type: ignore[assignment]
+request: Request = _ContextProxy(_request)  # type: ignore[assignment]
+websocket: Websocket = _ContextProxy(_websocket)  # type: ignore[assignment]
+session: SessionMixin = _ContextProxy(_session)  # type: ignore[assignment]
