@@ -40,6 +40,7 @@ from ..errors import belongs_to_server, holds_interrupt, strip_cancelled
 from ..wrappers.base import headers_from_scope
 from ..wrappers.request import ClientDisconnectedError
 from .driving import WatchesHandlerWaits, run_asking_at_each_wait
+from .turns import Turn
 
 if TYPE_CHECKING:
     from ..app import TrioQuart
@@ -66,7 +67,8 @@ class RequestBodyReader:
         self.complete = False
         #: The server has delivered the last body message.
         self.server_done = False
-        self.lock = trio.Lock()
+        #: One reader at a time: a task reading directly, or the watcher for good.
+        self.reading = Turn()
         self.channel_in: trio.MemorySendChannel[bytes] | None = None
         self._channel_out: trio.MemoryReceiveChannel[bytes] | None = None
 
@@ -76,11 +78,9 @@ class RequestBodyReader:
     async def next_chunk(self) -> bytes | None:
         connection = self._connection
         if self._channel_out is None:
-            lock = self.lock
-            try:
-                lock.acquire_nowait()
-            except trio.WouldBlock:
-                await lock.acquire()
+            reading = self.reading
+            if not reading.take_nowait():
+                await reading.take()
             try:
                 if self._channel_out is None:  # still no watcher: read directly
                     marked = connection.enter_io()
@@ -89,7 +89,7 @@ class RequestBodyReader:
                     finally:
                         connection.exit_io(marked)
             finally:
-                lock.release()
+                reading.give()
         assert self._channel_out is not None
         try:
             return await self._channel_out.receive()
@@ -309,7 +309,7 @@ class HTTPConnection(WatchesHandlerWaits):
         first."""
         body = self._body
         if body is not None:
-            await body.lock.acquire()  # a direct read in progress finishes first; then ours
+            await body.reading.take()  # a direct read in progress finishes first; then ours
             if body.channel_in is not None:
                 await self.receive_body(body, body.channel_in)
         while not self._client_gone:

@@ -43,6 +43,7 @@ from ..errors import belongs_to_server, holds_interrupt, strip_cancelled
 from ..wrappers.base import headers_from_scope
 from ..wrappers.websocket import WebsocketDisconnectedError, WebsocketState
 from .driving import WatchesHandlerWaits, run_asking_at_each_wait
+from .turns import Turn
 
 if TYPE_CHECKING:
     from ..app import TrioQuart
@@ -87,9 +88,9 @@ class WebsocketConnection(WatchesHandlerWaits):
         self._inbox_in: trio.MemorySendChannel[str | bytes] | None = None
         self._inbox: trio.MemoryReceiveChannel[str | bytes] | None = None
         self._drained: trio.Event | None = None
-        self._accept_lock = trio.Lock()
+        self._accepting = Turn()
         # Direct reading (see the module docstring): one reader at a time.
-        self._read_lock = trio.Lock()
+        self._reading = Turn()
         self._max_message_size: int | None = app.config["WEBSOCKET_MAX_MESSAGE_SIZE"]
         self._nursery: trio.Nursery | None = None
         self._websocket: Websocket | None = None
@@ -203,9 +204,9 @@ class WebsocketConnection(WatchesHandlerWaits):
 
     async def receive_messages(self) -> None:
         """The watcher: move client messages into the bounded inbox until the disconnect.
-        It takes the read lock for good, once any direct read in progress has finished."""
+        It takes the reading turn for good, once any direct read in progress has finished."""
         client_closed = False
-        await self._read_lock.acquire()
+        await self._reading.take()
         assert self._inbox_in is not None
         async with self._inbox_in:
             while True:
@@ -282,7 +283,7 @@ class WebsocketConnection(WatchesHandlerWaits):
             self.exit_io(marked)
 
     async def _accept(self, headers: Headers | None, subprotocol: str | None) -> None:
-        async with self._accept_lock:
+        async with self._accepting:
             if self.state is WebsocketState.ACCEPTED:
                 return
             if self.state is not WebsocketState.CONNECTING:
@@ -328,11 +329,9 @@ class WebsocketConnection(WatchesHandlerWaits):
     async def _receive_directly(self) -> str | bytes | None:
         """Read the next message from the server in this task; None if the watcher took
         over meanwhile (then the inbox has the messages)."""
-        lock = self._read_lock
-        try:
-            lock.acquire_nowait()
-        except trio.WouldBlock:
-            await lock.acquire()
+        reading = self._reading
+        if not reading.take_nowait():
+            await reading.take()
         gone = False
         try:
             if self._watching:
@@ -356,7 +355,7 @@ class WebsocketConnection(WatchesHandlerWaits):
                     gone = True
                     break
         finally:
-            lock.release()
+            reading.give()
         # As with the watcher once drained: the reader learns of the close, and the rest of
         # the connection's work is cancelled (the handler too, at its next wait).
         assert gone
