@@ -213,7 +213,7 @@ class WebsocketConnection(WatchesHandlerWaits):
                 message = await self._receive()
                 kind = message["type"]
                 if kind == "websocket.receive":
-                    data = await self._accept_message(message)
+                    data = await self._accept_message(_data_of(message))
                     if data is None:
                         return
                     await self._inbox_in.send(data)
@@ -227,15 +227,21 @@ class WebsocketConnection(WatchesHandlerWaits):
         if client_closed:
             await self._drain_then_cancel()
 
-    async def _accept_message(self, message: Message) -> str | bytes | None:
-        """The data of a ``websocket.receive`` message; None if it was over
-        ``WEBSOCKET_MAX_MESSAGE_SIZE`` (the websocket is then closed with 1009)."""
-        data: str | bytes | None = message.get("bytes")
-        if data is None:
-            data = message.get("text") or ""
+    def _oversize(self, data: str | bytes) -> int:
+        """The size of ``data`` if it is over ``WEBSOCKET_MAX_MESSAGE_SIZE``, else 0."""
         limit = self._max_message_size
         if limit is not None and (size := _size(data, limit)) > limit:
-            await self._too_big(size, limit)
+            return size
+        return 0
+
+    async def _accept_message(self, data: str | bytes) -> str | bytes | None:
+        """``data`` as received, after the size check (a message over
+        ``WEBSOCKET_MAX_MESSAGE_SIZE`` closes the websocket with 1009: then None) and the
+        ``websocket_received`` signal."""
+        size = self._oversize(data)
+        if size:
+            assert self._max_message_size is not None
+            await self._too_big(size, self._max_message_size)
             return None
         if signals.websocket_received.receivers:
             await signals.send_message(signals.websocket_received, self.app, data)
@@ -304,16 +310,13 @@ class WebsocketConnection(WatchesHandlerWaits):
             self.accepted_subprotocol = subprotocol
 
     async def receive(self) -> str | bytes:
-        if self.state is WebsocketState.CONNECTING:
-            await self.accept(None, None)
-        if self.state is WebsocketState.DENIED:
-            raise WebsocketDisconnectedError(self.close_code, self.close_reason)
+        if self.state is not WebsocketState.ACCEPTED:
+            if self.state is WebsocketState.CONNECTING:
+                await self.accept(None, None)
+            if self.state is WebsocketState.DENIED:
+                raise WebsocketDisconnectedError(self.close_code, self.close_reason)
         if not self._watching:
-            marked = self.enter_io()
-            try:
-                data = await self._receive_directly()
-            finally:
-                self.exit_io(marked)
+            data = await self._receive_directly()
             if data is not None:
                 return data
         try:
@@ -332,55 +335,59 @@ class WebsocketConnection(WatchesHandlerWaits):
         reading = self._reading
         if not reading.take_nowait():
             await reading.take()
-        gone = False
+        marked = self.enter_io()
         try:
             if self._watching:
                 return None
-            if self.client_gone:
-                raise WebsocketDisconnectedError(self.close_code, self.close_reason)
-            while True:
-                message = await self._receive()
-                kind = message["type"]
-                if kind == "websocket.receive":
-                    data = await self._accept_message(message)
-                    if data is None:
-                        gone = True
+            if not self.client_gone:
+                while True:
+                    message = await self._receive()
+                    kind = message["type"]
+                    if kind == "websocket.receive":
+                        data = _data_of(message)
+                        if self._oversize(data) or signals.websocket_received.receivers:
+                            if await self._accept_message(data) is None:
+                                break
+                        return data
+                    if kind == "websocket.disconnect":
+                        self._record_disconnect(
+                            message.get("code", 1005), message.get("reason") or ""
+                        )
+                        self.client_gone = True
+                        if self._nursery is not None:
+                            self._nursery.cancel_scope.cancel()
                         break
-                    return data
-                if kind == "websocket.disconnect":
-                    self._record_disconnect(message.get("code", 1005), message.get("reason") or "")
-                    self.client_gone = True
-                    if self._nursery is not None:
-                        self._nursery.cancel_scope.cancel()
-                    gone = True
-                    break
         finally:
             reading.give()
+            self.exit_io(marked)
         # As with the watcher once drained: the reader learns of the close, and the rest of
         # the connection's work is cancelled (the handler too, at its next wait).
-        assert gone
         raise WebsocketDisconnectedError(self.close_code, self.close_reason)
 
     async def send(self, data: str | bytes) -> None:
+        if self.state is not WebsocketState.ACCEPTED:
+            await self._accept_to_send()
+        message: Message
+        if isinstance(data, str):
+            message = {"type": "websocket.send", "text": data}
+        elif isinstance(data, bytes | bytearray | memoryview):
+            message = {"type": "websocket.send", "bytes": bytes(data)}
+        else:
+            raise TypeError(f"A websocket sends str or bytes, not {type(data).__name__}.")
         marked = self.enter_io()
         try:
-            await self._send_message(data)
+            await self._send(message)
         finally:
             self.exit_io(marked)
+        if signals.websocket_sent.receivers:
+            await signals.send_message(signals.websocket_sent, self.app, data)
 
-    async def _send_message(self, data: str | bytes) -> None:
+    async def _accept_to_send(self) -> None:
+        """A send before accept accepts; one after the close raises."""
         if self.state is WebsocketState.CONNECTING:
             await self.accept(None, None)
         if self.state is not WebsocketState.ACCEPTED:
             raise WebsocketDisconnectedError(self.close_code, self.close_reason)
-        if isinstance(data, str):
-            await self._send({"type": "websocket.send", "text": data})
-        elif isinstance(data, bytes | bytearray | memoryview):
-            await self._send({"type": "websocket.send", "bytes": bytes(data)})
-        else:
-            raise TypeError(f"A websocket sends str or bytes, not {type(data).__name__}.")
-        if signals.websocket_sent.receivers:
-            await signals.send_message(signals.websocket_sent, self.app, data)
 
     async def close(self, code: int, reason: str) -> None:
         marked = self.enter_io()
@@ -443,6 +450,14 @@ class WebsocketConnection(WatchesHandlerWaits):
             await self._send(
                 {"type": "websocket.http.response.body", "body": body, "more_body": False}
             )
+
+
+def _data_of(message: Message) -> str | bytes:
+    """The data of a ``websocket.receive`` message: its bytes, or else its text."""
+    data: str | bytes | None = message.get("bytes")
+    if data is None:
+        data = message.get("text") or ""
+    return data
 
 
 def _size(data: str | bytes, limit: int) -> int:
