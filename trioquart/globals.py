@@ -13,6 +13,7 @@ the ordinary lookup has failed, which costs more than the rest of a websocket ro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,11 @@ class _ContextProxy(LocalProxy):
     """
 
     __slots__ = ()
+
+    def __init__(self, get: Callable[[], Any]) -> None:
+        super().__init__(get)
+        # werkzeug wraps the function in one of its own; calling it directly is cheaper.
+        object.__setattr__(self, "_get_current_object", get)
 
     def __getattribute__(self, name: str) -> Any:
         if name[:1] == "_" and (name[:2] == "__" or name in _PROXY_OWN):
