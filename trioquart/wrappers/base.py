@@ -6,20 +6,52 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 from werkzeug.datastructures import Headers
+from werkzeug.exceptions import BadRequestKeyError
 
 if TYPE_CHECKING:
     from werkzeug.routing import Rule
 
 
-def headers_from_scope(raw: list[tuple[bytes, bytes]]) -> Headers:
-    """werkzeug ``Headers`` from an ASGI scope's header list.
+class ScopeHeaders(Headers):
+    """werkzeug ``Headers`` over an ASGI scope's header list, decoded when first needed.
 
-    The server has already parsed these, so they go straight into werkzeug's list instead
-    of being validated one by one (which costs more than the rest of building a request).
+    The server has parsed the headers already, so they go straight into werkzeug's list
+    instead of being validated one by one (which costs more than the rest of building a
+    request). Many connections read none but a header or two (a GET routed on its Host, an
+    idle websocket), so until something needs the whole list, looking up a header by name
+    reads the scope's list directly and no decoded copy is held.
     """
-    headers = Headers()
-    headers._list = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]
-    return headers
+
+    def __init__(self, defaults: Any = None, *, raw: list[tuple[bytes, bytes]] | None = None):
+        if raw is None:
+            super().__init__(defaults)
+        else:
+            self._raw = raw  # ``_list`` is made from it on first use (see __getattr__)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_list" and "_raw" in self.__dict__:
+            raw = self.__dict__.pop("_raw")
+            self._list = [(key.decode("latin-1"), value.decode("latin-1")) for key, value in raw]
+            return self._list
+        raise AttributeError(name)
+
+    def _get_key(self, key: str) -> str:
+        raw: list[tuple[bytes, bytes]] | None = self.__dict__.get("_raw")
+        if raw is None:
+            return super()._get_key(key)
+        try:
+            wanted = key.lower().encode("latin-1")  # ASGI header names are lower case
+        except UnicodeEncodeError:
+            raise BadRequestKeyError(key) from None
+        for name, value in raw:
+            if name == wanted:
+                return value.decode("latin-1")
+        raise BadRequestKeyError(key)
+
+
+def headers_from_scope(raw: list[tuple[bytes, bytes]]) -> Headers:
+    """werkzeug ``Headers`` for an ASGI scope's header list (see :class:`ScopeHeaders`)."""
+    return ScopeHeaders(raw=raw)
 
 
 class ConnectionMixin:

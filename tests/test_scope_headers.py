@@ -1,0 +1,72 @@
+"""``ScopeHeaders``: werkzeug Headers over the scope's list, decoded only when needed."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from werkzeug.datastructures import Headers
+
+from trioquart import TrioQuart, request
+from trioquart.wrappers.base import ScopeHeaders
+
+RAW = [
+    (b"host", b"example.com"),
+    (b"accept", b"text/html"),
+    (b"x-multi", b"one"),
+    (b"x-multi", b"two"),
+    (b"x-latin", "caf\u00e9".encode("latin-1")),
+]
+
+
+def test_looking_up_a_header_by_name_decodes_only_that_value() -> None:
+    headers = ScopeHeaders(raw=RAW)
+    assert headers.get("Host") == "example.com"
+    assert headers["ACCEPT"] == "text/html"
+    assert headers.get("x-multi") == "one"
+    assert headers.get("X-Latin") == "caf\u00e9"
+    assert "accept" in headers
+    assert "missing" not in headers
+    assert headers.get("missing", "default") == "default"
+    assert headers.get("snowman-\u2603") is None
+    with pytest.raises(KeyError):
+        headers["missing"]
+    assert "_list" not in vars(headers)  # nothing needed the whole list yet
+
+
+def test_anything_else_sees_the_whole_decoded_list() -> None:
+    headers = ScopeHeaders(raw=RAW)
+    assert headers.getlist("X-Multi") == ["one", "two"]
+    assert len(headers) == 5
+    assert list(headers)[0] == ("host", "example.com")
+    headers["X-Added"] = "yes"
+    assert headers.get("x-added") == "yes"
+    assert headers.get("host") == "example.com"
+    assert headers == ScopeHeaders(headers)
+    assert isinstance(headers.copy(), Headers)
+    assert copy.copy(headers).getlist("x-multi") == ["one", "two"]
+
+
+def test_a_lazy_copy_stays_correct() -> None:
+    headers = ScopeHeaders(raw=RAW)
+    copied = copy.deepcopy(headers)
+    assert copied.getlist("x-multi") == ["one", "two"]
+    assert headers.get("host") == "example.com"
+
+
+async def test_requests_read_their_headers_as_before() -> None:
+    app = TrioQuart(__name__)
+
+    @app.get("/")
+    async def index() -> dict[str, object]:
+        return {
+            "agent": request.headers.get("User-Agent"),
+            "all": sorted(k for k, _ in request.headers.items()),
+            "host": request.host,
+        }
+
+    response = await app.test_client().get("/", headers={"User-Agent": "probe/1"})
+    data = await response.get_json()
+    assert data["agent"] == "probe/1"
+    assert "user-agent" in data["all"] and "host" in data["all"]
+    assert data["host"] == "localhost"
