@@ -46,14 +46,19 @@ class WatchesHandlerWaits:
     """For a connection whose watcher task starts the first time its handler task waits on
     something other than the connection's own I/O (reading its body, its messages).
 
-    The connection runs its handler with ``run_asking_at_each_wait(..., self.on_handler_wait)``
-    after setting ``_handler_task``, brackets its own I/O with ``enter_io``/``exit_io``, and
-    defines ``start_watching``.
+    The connection calls ``init_watching()`` when it is made, runs its handler with
+    ``run_asking_at_each_wait(..., self.on_handler_wait)`` after setting ``_handler_task``,
+    brackets its own I/O with ``enter_io``/``exit_io``, and defines ``start_watching``.
     """
 
-    _watching = False
-    _handler_task: trio.lowlevel.Task | None = None
-    _handler_in_io = False
+    # Slotted, as are the connections: one of them lives as long as each request or
+    # websocket does, and an instance dict would be most of its size.
+    __slots__ = ("_watching", "_handler_task", "_handler_in_io")
+
+    def init_watching(self) -> None:
+        self._watching = False
+        self._handler_task: trio.lowlevel.Task | None = None
+        self._handler_in_io = False
 
     def start_watching(self) -> None:
         raise TypeError(f"{type(self).__name__} must define start_watching")

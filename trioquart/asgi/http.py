@@ -61,6 +61,8 @@ class RequestBodyReader:
     through its channel.
     """
 
+    __slots__ = ("_connection", "complete", "server_done", "reading", "channel_in", "_channel_out")
+
     def __init__(self, connection: HTTPConnection) -> None:
         self._connection = connection
         #: Every chunk has been handed to the body.
@@ -121,7 +123,25 @@ class RequestBodyReader:
 class HTTPConnection(WatchesHandlerWaits):
     """Serve one ASGI ``http`` scope with ``app``."""
 
+    __slots__ = (
+        "app",
+        "scope",
+        "receive",
+        "send",
+        "response_started",
+        "response_complete",
+        "disconnected",
+        "propagate",
+        "_nursery",
+        "_timeout",
+        "_client_gone",
+        "_body",
+        "_stream_scope",
+        "_last_chunk",
+    )
+
     def __init__(self, app: TrioQuart, scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
+        self.init_watching()
         self.app = app
         self.scope = scope
         self.receive = receive

@@ -72,7 +72,29 @@ def close_code_for(response: Response) -> tuple[int, str]:
 class WebsocketConnection(WatchesHandlerWaits):
     """Serve one ASGI ``websocket`` scope with ``app``."""
 
+    __slots__ = (
+        "app",
+        "scope",
+        "_receive",
+        "_send",
+        "state",
+        "close_code",
+        "close_reason",
+        "accepted_subprotocol",
+        "propagate",
+        "client_gone",
+        "_inbox_in",
+        "_inbox",
+        "_drained",
+        "_accepting",
+        "_reading",
+        "_max_message_size",
+        "_nursery",
+        "_websocket",
+    )
+
     def __init__(self, app: TrioQuart, scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
+        self.init_watching()
         self.app = app
         self.scope = scope
         self._receive = receive
@@ -316,9 +338,40 @@ class WebsocketConnection(WatchesHandlerWaits):
             if self.state is WebsocketState.DENIED:
                 raise WebsocketDisconnectedError(self.close_code, self.close_reason)
         if not self._watching:
-            data = await self._receive_directly()
-            if data is not None:
-                return data
+            # Read the next message from the server in this task (see the module
+            # docstring), unless the watcher took over meanwhile: then the inbox has it.
+            # Inline rather than in a method of its own: an idle websocket waits here, and
+            # every coroutine frame it waits through is memory it holds.
+            reading = self._reading
+            if not reading.take_nowait():
+                await reading.take()
+            marked = self.enter_io()
+            try:
+                if not self._watching:
+                    while not self.client_gone:
+                        message = await self._receive()
+                        kind = message["type"]
+                        if kind == "websocket.receive":
+                            data = _data_of(message)
+                            if self._oversize(data) or signals.websocket_received.receivers:
+                                if await self._accept_message(data) is None:
+                                    break
+                            return data
+                        if kind == "websocket.disconnect":
+                            self._record_disconnect(
+                                message.get("code", 1005), message.get("reason") or ""
+                            )
+                            self.client_gone = True
+                            if self._nursery is not None:
+                                self._nursery.cancel_scope.cancel()
+                            break
+                    # As with the watcher once drained: the reader learns of the close, and
+                    # the rest of the connection's work is cancelled (the handler too, at
+                    # its next wait).
+                    raise WebsocketDisconnectedError(self.close_code, self.close_reason)
+            finally:
+                reading.give()
+                self.exit_io(marked)
         try:
             assert self._inbox is not None
             return await self._inbox.receive()
@@ -328,41 +381,6 @@ class WebsocketConnection(WatchesHandlerWaits):
             if self._drained is not None:
                 self._drained.set()
             raise WebsocketDisconnectedError(self.close_code, self.close_reason) from None
-
-    async def _receive_directly(self) -> str | bytes | None:
-        """Read the next message from the server in this task; None if the watcher took
-        over meanwhile (then the inbox has the messages)."""
-        reading = self._reading
-        if not reading.take_nowait():
-            await reading.take()
-        marked = self.enter_io()
-        try:
-            if self._watching:
-                return None
-            if not self.client_gone:
-                while True:
-                    message = await self._receive()
-                    kind = message["type"]
-                    if kind == "websocket.receive":
-                        data = _data_of(message)
-                        if self._oversize(data) or signals.websocket_received.receivers:
-                            if await self._accept_message(data) is None:
-                                break
-                        return data
-                    if kind == "websocket.disconnect":
-                        self._record_disconnect(
-                            message.get("code", 1005), message.get("reason") or ""
-                        )
-                        self.client_gone = True
-                        if self._nursery is not None:
-                            self._nursery.cancel_scope.cancel()
-                        break
-        finally:
-            reading.give()
-            self.exit_io(marked)
-        # As with the watcher once drained: the reader learns of the close, and the rest of
-        # the connection's work is cancelled (the handler too, at its next wait).
-        raise WebsocketDisconnectedError(self.close_code, self.close_reason)
 
     async def send(self, data: str | bytes) -> None:
         if self.state is not WebsocketState.ACCEPTED:
