@@ -192,6 +192,43 @@ async def test_proxies_behave_as_the_object_they_stand_for() -> None:
     assert len(seen) == 10
 
 
+async def test_a_context_pushed_inside_itself_tears_down_once_at_the_outermost_pop() -> None:
+    app = make_app()
+    torn: list[str] = []
+
+    @app.teardown_request
+    async def request_done(error: BaseException | None) -> None:
+        torn.append("request")
+
+    @app.teardown_appcontext
+    async def app_done(error: BaseException | None) -> None:
+        torn.append("app")
+
+    other = make_app()
+    ctx = app.test_request_context("/inner")
+    async with ctx:
+        async with other.app_context():  # another app's context in between
+            async with ctx:  # the same request context again: it pushes its app's context
+                assert request.path == "/inner"
+                assert current_app._get_current_object() is app  # type: ignore[attr-defined]
+            assert torn == ["app"]  # only the app context pushed for the inner push
+            assert current_app._get_current_object() is other  # type: ignore[attr-defined]
+        assert request.path == "/inner"
+        assert torn == ["app"]
+    assert torn == ["app", "request", "app"]
+    assert not has_request_context() and not has_app_context()
+
+    app_ctx = app.app_context()
+    async with app_ctx:
+        async with app_ctx:
+            g.value = 1
+        assert g.value == 1
+        assert torn == ["app", "request", "app"]
+    assert torn == ["app", "request", "app", "app"]
+    with pytest.raises(RuntimeError):
+        await app_ctx.pop()
+
+
 async def test_app_context_gives_current_app_and_g() -> None:
     app = make_app()
     async with app.app_context():

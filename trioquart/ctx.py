@@ -95,7 +95,10 @@ class AppContext(_Pushed):
         self.app = app
         self.g = app.app_ctx_globals_class()
         self._url_adapter: MapAdapter | None = _sentinel
-        self._tokens: list[Token[AppContext | None]] = []
+        # The outermost push's token, and those of pushes of this context inside it (rare,
+        # so no list is kept for them until one happens).
+        self._token: Token[AppContext | None] | None = None
+        self._inner_tokens: list[Token[AppContext | None]] | None = None
 
     @property
     def url_adapter(self) -> MapAdapter | None:
@@ -105,14 +108,20 @@ class AppContext(_Pushed):
         return self._url_adapter
 
     async def push(self) -> None:
-        self._tokens.append(_cv_app.set(self))
+        token = _cv_app.set(self)
+        if self._token is None:
+            self._token = token
+        else:
+            if self._inner_tokens is None:
+                self._inner_tokens = []
+            self._inner_tokens.append(token)
         if signals.appcontext_pushed.receivers:
             await signals.send(signals.appcontext_pushed, self.app)
 
     async def pop(self, exc: BaseException | None = _sentinel) -> None:
         app = self.app
         try:
-            if len(self._tokens) == 1 and (
+            if not self._inner_tokens and (
                 app.teardown_appcontext_funcs or signals.appcontext_tearing_down.receivers
             ):
                 if exc is _sentinel:
@@ -120,7 +129,12 @@ class AppContext(_Pushed):
                 with _Shielded(app.config["TEARDOWN_TIMEOUT"], "teardown_appcontext"):
                     await app.do_teardown_appcontext(exc)
         finally:
-            token = self._tokens.pop()
+            if self._inner_tokens:
+                token = self._inner_tokens.pop()
+            else:
+                if self._token is None:
+                    raise RuntimeError("This application context is not pushed.")
+                token, self._token = self._token, None
             _cv_app.reset(token)
         if signals.appcontext_popped.receivers:
             with trio.CancelScope(shield=True):
@@ -156,7 +170,11 @@ class _ConnectionContext(_Pushed):
         self.handled_error: BaseException | None = None
         self.flashes: list[tuple[str, str]] | None = None
         self._session = session
-        self._tokens: list[tuple[Token[Any], AppContext | None]] = []
+        # As in AppContext: the outermost push (with the app context it pushed, if any),
+        # and pushes of this context inside it.
+        self._token: Token[Any] | None = None
+        self._pushed_app_ctx: AppContext | None = None
+        self._inner_tokens: list[tuple[Token[Any], AppContext | None]] | None = None
         self.url_adapter: MapAdapter | None
         try:
             self.url_adapter = app.create_url_adapter(connection)
@@ -190,7 +208,13 @@ class _ConnectionContext(_Pushed):
         if app_ctx is None or app_ctx.app is not self.app:
             new_app_ctx = self.app.app_context()
             await new_app_ctx.push()
-        self._tokens.append((self._cv.set(self), new_app_ctx))
+        token = self._cv.set(self)
+        if self._token is None:
+            self._token, self._pushed_app_ctx = token, new_app_ctx
+        else:
+            if self._inner_tokens is None:
+                self._inner_tokens = []
+            self._inner_tokens.append((token, new_app_ctx))
         if self._session is None:
             interface = self.app.session_interface
             self._session = await interface.open_session(self.app, self.connection)
@@ -211,7 +235,7 @@ class _ConnectionContext(_Pushed):
 
     async def pop(self, exc: BaseException | None = _sentinel) -> None:
         try:
-            if len(self._tokens) == 1:
+            if not self._inner_tokens:
                 if exc is _sentinel:
                     exc = None
                 if self._has_teardown():
@@ -219,7 +243,13 @@ class _ConnectionContext(_Pushed):
                         await self._teardown(exc)
                 self._close()
         finally:
-            token, app_ctx = self._tokens.pop()
+            if self._inner_tokens:
+                token, app_ctx = self._inner_tokens.pop()
+            else:
+                if self._token is None:
+                    raise RuntimeError("This context is not pushed.")
+                token, app_ctx = self._token, self._pushed_app_ctx
+                self._token = self._pushed_app_ctx = None
             self._cv.reset(token)
             if app_ctx is not None:
                 await app_ctx.pop(exc)
