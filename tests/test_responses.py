@@ -467,3 +467,40 @@ async def test_many_chunks_over_a_streaming_connection() -> None:
             response = await connection.as_response()
     assert response.status_code == 200
     assert await response.get_data() == b"".join(b"%d;" % n for n in range(75))
+
+
+class NoDefaultMimetype(Response):
+    default_mimetype = None
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs"),
+    [
+        (Response, {}),
+        (Response, {"mimetype": "application/json"}),
+        (Response, {"mimetype": "text/csv"}),
+        (Response, {"mimetype": "application/xml"}),
+        (Response, {"content_type": "text/x-custom; charset=latin-1"}),
+        (Response, {"mimetype": "text/plain", "content_type": "application/octet-stream"}),
+        (Response, {"mimetype": ""}),
+        (NoDefaultMimetype, {}),
+        (NoDefaultMimetype, {"mimetype": "text/plain"}),
+    ],
+)
+@pytest.mark.parametrize("body", ["h\u00e9llo", b"bytes"])
+async def test_a_body_in_memory_gets_the_headers_werkzeug_would_give_it(
+    cls: type[Response], kwargs: dict[str, Any], body: str | bytes
+) -> None:
+    from werkzeug.sansio.response import Response as SansIOResponse
+
+    response = cls(body, **kwargs)
+    expected = type("Expected", (SansIOResponse,), {"default_mimetype": cls.default_mimetype})(
+        **kwargs
+    )
+    data = body.encode() if isinstance(body, str) else body
+    assert response.headers.get("Content-Type") == expected.headers.get("Content-Type")
+    assert response.headers["Content-Length"] == str(len(data))
+    assert response.status_code == 200
+    assert await response.get_data() == data
+    again = cls(body, **kwargs)  # the second one of a kind comes from the remembered value
+    assert list(again.headers.items()) == list(response.headers.items())

@@ -59,22 +59,24 @@ class Response(SansIOResponse):
         if (
             status is None
             and headers is None
-            and mimetype is None
-            and content_type is None
             and isinstance(response, str | bytes)
             and self.automatically_set_content_length
         ):
-            # The common case (a view returned a string): both headers are known to be
-            # valid, so they are set directly rather than re-derived and re-checked.
-            data = response.encode() if isinstance(response, str) else response
-            self.headers = Headers()
-            self.headers._list = [
-                ("Content-Type", self._default_content_type()),
-                ("Content-Length", str(len(data))),
-            ]
-            self.status = self.default_status
-            self._data = data
-            return
+            # The common cases (a view returned a string, JSON from ``jsonify``): both
+            # headers are known to be valid, so they are set directly rather than derived
+            # and checked again one by one.
+            if content_type is None:
+                content_type = self._content_type_for(mimetype)
+            if content_type is not None:
+                data = response.encode() if isinstance(response, str) else response
+                self.headers = Headers()
+                self.headers._list = [
+                    ("Content-Type", content_type),
+                    ("Content-Length", str(len(data))),
+                ]
+                self.status = self.default_status
+                self._data = data
+                return
         super().__init__(status, headers, mimetype, content_type)
         if response is None:
             self.set_data(b"")
@@ -84,14 +86,25 @@ class Response(SansIOResponse):
             self.response = response
 
     @classmethod
-    def _default_content_type(cls) -> str:
-        cached = cls.__dict__.get("_default_content_type_value")
-        if cached is None:
-            cached = get_content_type(cls.default_mimetype or "text/plain", "utf-8")
-            cls._default_content_type_value = cached
-        return cached
+    def _content_type_for(cls, mimetype: str | None) -> str | None:
+        """The Content-Type for ``mimetype`` (None: ``default_mimetype``) as werkzeug
+        derives it (a charset for text types), or None for no mimetype; remembered per
+        class, as the mimetypes a program responds with are few."""
+        known: dict[str | None, str] | None = cls.__dict__.get("_content_types")
+        if known is None:
+            known = cls._content_types = {}
+        content_type = known.get(mimetype)
+        if content_type is None:
+            chosen = cls.default_mimetype if mimetype is None else mimetype
+            if not chosen:
+                return None
+            content_type = get_content_type(chosen, "utf-8")
+            if len(known) >= 64:
+                known.clear()
+            known[mimetype] = content_type
+        return content_type
 
-    _default_content_type_value: str | None = None
+    _content_types: dict[str | None, str] | None = None
 
     @property
     def max_cookie_size(self) -> int:  # type: ignore[override]
