@@ -70,3 +70,19 @@ async def test_requests_read_their_headers_as_before() -> None:
     assert data["agent"] == "probe/1"
     assert "user-agent" in data["all"] and "host" in data["all"]
     assert data["host"] == "localhost"
+
+
+def test_headers_for_scope_lowers_names_and_keeps_every_value() -> None:
+    from trioquart.wrappers.base import headers_for_scope
+
+    headers = Headers(
+        [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("X-Caf\u00e9", "\u00e9t\u00e9")]
+    )
+    expected = [
+        (b"set-cookie", b"a=1"),
+        (b"set-cookie", b"b=2"),
+        ("x-caf\u00e9".encode("latin-1"), "\u00e9t\u00e9".encode("latin-1")),
+    ]
+    assert headers_for_scope(headers) == expected
+    assert headers_for_scope(headers) == expected  # names now come from the remembered table
+    assert headers_for_scope(ScopeHeaders(raw=RAW)) == RAW

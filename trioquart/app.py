@@ -700,7 +700,7 @@ class TrioQuart(WebsocketScaffoldMixin, App):
             if len(rv) == 3:
                 rv, status, headers = rv
             elif len(rv) == 2:
-                if isinstance(rv[1], Headers | dict | tuple | list):
+                if isinstance(rv[1], (Headers, dict, tuple, list)):
                     rv, headers = rv
                 else:
                     rv, status = rv
@@ -717,10 +717,10 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         response: Response
         if isinstance(rv, self.response_class):
             response = rv
-        elif isinstance(rv, str | bytes | bytearray):
+        elif isinstance(rv, (str, bytes, bytearray)):
             response = self.response_class(rv, status=status, headers=headers)
             status = headers = None
-        elif isinstance(rv, dict | list):
+        elif isinstance(rv, (dict, list)):
             response = cast(Response, self.json.response(rv))
         elif isinstance(rv, HTTPException):
             response = self._response_from_http_exception(rv)
@@ -728,14 +728,14 @@ class TrioQuart(WebsocketScaffoldMixin, App):
             response = self.response_class(rv.get_data(), status=rv.status, headers=rv.headers)
         elif isinstance(rv, SansIOResponse):
             raise TypeError(f"Cannot send a {type(rv).__name__}: it has no body.")
-        elif isinstance(rv, AsyncIterable | Iterable):
+        elif isinstance(rv, (AsyncIterable, Iterable)):
             response = self.response_class(rv)
         else:
             raise TypeError(
                 f"The view returned a {type(rv).__name__}, which is not a valid response."
             )
         if status is not None:
-            if isinstance(status, str | bytes | bytearray):
+            if isinstance(status, (str, bytes, bytearray)):
                 response.status = status if isinstance(status, str) else status.decode()
             else:
                 response.status_code = int(status)

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from ..errors import belongs_to_server, holds_interrupt, strip_cancelled
-from ..wrappers.base import headers_from_scope
+from ..wrappers.base import headers_for_scope, headers_from_scope
 from ..wrappers.request import ClientDisconnectedError
 from .driving import WatchesHandlerWaits, run_asking_at_each_wait
 from .turns import Turn
@@ -395,10 +395,7 @@ class HTTPConnection(WatchesHandlerWaits):
             {
                 "type": "http.response.start",
                 "status": response.status_code,
-                "headers": [
-                    (name.lower().encode("latin-1"), value.encode("latin-1"))
-                    for name, value in response.headers.items()
-                ],
+                "headers": headers_for_scope(response.headers),
             }
         )
         self.response_started = True

@@ -40,7 +40,7 @@ from werkzeug.datastructures import Headers
 
 from .. import signals
 from ..errors import belongs_to_server, holds_interrupt, strip_cancelled
-from ..wrappers.base import headers_from_scope
+from ..wrappers.base import headers_for_scope, headers_from_scope
 from ..wrappers.websocket import WebsocketDisconnectedError, WebsocketState
 from .driving import WatchesHandlerWaits, run_asking_at_each_wait
 from .turns import Turn
@@ -321,10 +321,7 @@ class WebsocketConnection(WatchesHandlerWaits):
                 raise ValueError(
                     f"Cannot accept subprotocol {subprotocol!r}: the client offered {offered}."
                 )
-            raw_headers = [
-                (name.lower().encode("latin-1"), value.encode("latin-1"))
-                for name, value in (headers or Headers()).items()
-            ]
+            raw_headers = headers_for_scope(headers) if headers else []
             await self._send(
                 {"type": "websocket.accept", "subprotocol": subprotocol, "headers": raw_headers}
             )
@@ -388,7 +385,7 @@ class WebsocketConnection(WatchesHandlerWaits):
         message: Message
         if isinstance(data, str):
             message = {"type": "websocket.send", "text": data}
-        elif isinstance(data, bytes | bytearray | memoryview):
+        elif isinstance(data, (bytes, bytearray, memoryview)):
             message = {"type": "websocket.send", "bytes": bytes(data)}
         else:
             raise TypeError(f"A websocket sends str or bytes, not {type(data).__name__}.")
@@ -443,10 +440,7 @@ class WebsocketConnection(WatchesHandlerWaits):
             {
                 "type": "websocket.http.response.start",
                 "status": response.status_code,
-                "headers": [
-                    (name.lower().encode("latin-1"), value.encode("latin-1"))
-                    for name, value in response.headers.items()
-                ],
+                "headers": headers_for_scope(response.headers),
             }
         )
         body = b""

@@ -54,6 +54,30 @@ def headers_from_scope(raw: list[tuple[bytes, bytes]]) -> Headers:
     return ScopeHeaders(raw=raw)
 
 
+_RAW_NAMES: dict[str, bytes] = {}
+_RAW_NAMES_KEPT = 512
+
+
+def headers_for_scope(headers: Headers) -> list[tuple[bytes, bytes]]:
+    """``headers`` as an ASGI message's header list: lower-case names, latin-1 bytes.
+
+    A program sends the same few header names over and over, so each name's encoded form
+    is remembered (in a bounded table: a name could come from a client).
+    """
+    raw_names = _RAW_NAMES
+    encoded = []
+    pairs = headers._list if type(headers) is Headers else headers.items()
+    for name, value in pairs:
+        raw_name = raw_names.get(name)
+        if raw_name is None:
+            raw_name = name.lower().encode("latin-1")
+            if len(raw_names) >= _RAW_NAMES_KEPT:
+                raw_names.clear()
+            raw_names[name] = raw_name
+        encoded.append((raw_name, value.encode("latin-1")))
+    return encoded
+
+
 class ConnectionMixin:
     """Routing results and the nursery, for :class:`Request` and :class:`Websocket`."""
 

@@ -26,7 +26,7 @@ def _to_bytes(item: Any) -> bytes:
         return item
     if isinstance(item, str):
         return item.encode()
-    if isinstance(item, bytearray | memoryview):
+    if isinstance(item, (bytearray, memoryview)):
         return bytes(item)
     raise TypeError(f"A response body can hold str or bytes, not {type(item).__name__}.")
 
@@ -59,7 +59,7 @@ class Response(SansIOResponse):
         if (
             status is None
             and headers is None
-            and isinstance(response, str | bytes)
+            and isinstance(response, (str, bytes))
             and self.automatically_set_content_length
         ):
             # The common cases (a view returned a string, JSON from ``jsonify``): both
@@ -80,7 +80,7 @@ class Response(SansIOResponse):
         super().__init__(status, headers, mimetype, content_type)
         if response is None:
             self.set_data(b"")
-        elif isinstance(response, str | bytes | bytearray):
+        elif isinstance(response, (str, bytes, bytearray)):
             self.set_data(response)
         else:
             self.response = response
@@ -174,7 +174,7 @@ class Response(SansIOResponse):
                 aclose = getattr(items, "aclose", None)
                 if aclose is not None:
                     await aclose()
-        elif isinstance(source, list | tuple):
+        elif isinstance(source, (list, tuple)):
             for item in source:
                 yield _to_bytes(item)
         elif source is not None:
