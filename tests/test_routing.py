@@ -361,3 +361,69 @@ async def test_host_matching() -> None:
     response = await client.get("/", headers={"Host": "x.other.test"})
     assert await response.get_data() == b"other x"
     assert (await client.get("/", headers={"Host": "nowhere.test"})).status_code == 404
+
+
+async def test_repeated_matches_come_out_the_same_and_fresh() -> None:
+    app = make_app()
+    seen: list[object] = []
+
+    @app.url_value_preprocessor
+    def pull_lang(endpoint: str | None, values: dict[str, object] | None) -> None:
+        if values is not None and "lang" in values:
+            seen.append(values.pop("lang"))  # changes this request's view_args only
+
+    @app.get("/<lang>/items/<int:item>")
+    async def item(item: int) -> str:
+        return f"{item}:{sorted(request.view_args)}"
+
+    client = app.test_client()
+    for _ in range(3):
+        response = await client.get("/en/items/7")
+        assert await response.get_data() == b"7:['item']"
+    assert seen == ["en", "en", "en"]
+    assert await (await client.get("/fr/items/8")).get_data() == b"8:['item']"
+    assert (await client.get("/en/items/x")).status_code == 404
+    assert (await client.get("/en/items/x")).status_code == 404
+    assert (await client.post("/en/items/7")).status_code == 405
+
+
+async def test_a_custom_converter_runs_for_every_request() -> None:
+    app = make_app()
+    lookups: list[str] = []
+
+    class UserConverter(BaseConverter):
+        def to_python(self, value: str) -> dict[str, str]:
+            lookups.append(value)  # say, a database lookup: it must not be remembered
+            return {"name": value}
+
+    app.url_map.converters["user"] = UserConverter
+
+    @app.get("/users/<user:user>")
+    async def show(user: dict[str, str]) -> str:
+        user["seen"] = "yes"  # a handler may change what it was given
+        return user["name"]
+
+    client = app.test_client()
+    for _ in range(3):
+        assert await (await client.get("/users/ada")).get_data() == b"ada"
+    assert lookups == ["ada", "ada", "ada"]
+
+
+async def test_a_rule_added_later_is_matched() -> None:
+    app = make_app()
+
+    @app.get("/<path:anything>")
+    async def catch_all(anything: str) -> str:
+        return f"catch-all {anything}"
+
+    client = app.test_client()
+    assert await (await client.get("/special")).get_data() == b"catch-all special"
+    # Flask forbids setup after the first request; the map itself still takes rules.
+    from werkzeug.routing import Rule
+
+    async def special() -> str:
+        return "special"
+
+    app.url_map.add(Rule("/special", endpoint="special"))
+    app.view_functions["special"] = special
+    assert await (await client.get("/special")).get_data() == b"special"

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import signals
 from .globals import _cv_app, _cv_request, _cv_websocket
+from .routing import match
 
 if TYPE_CHECKING:
     from flask.sessions import SessionMixin
@@ -195,12 +196,12 @@ class _ConnectionContext(_Pushed):
         """Match against the URL map; a failure is kept for dispatch to raise."""
         assert self.url_adapter is not None
         try:
-            rule, view_args = self.url_adapter.match(return_rule=True)
+            rule, view_args = match(self.url_adapter)
         except HTTPException as error:
             self.connection.routing_exception = error
         else:
             self.connection.url_rule = rule
-            self.connection.view_args = view_args  # type: ignore[assignment]
+            self.connection.view_args = view_args
 
     async def push(self) -> None:
         app_ctx = _cv_app.get()

@@ -1,22 +1,45 @@
-"""Binding werkzeug's URL map to a request (werkzeug's own binder wants a WSGI environ).
+"""Binding werkzeug's URL map to a request (werkzeug's own binder wants a WSGI environ),
+and matching the request against it.
 
 ``Map.bind`` normalises the host (lower case, IDNA) every time it is called. The result
 depends only on the host, scheme, root path and subdomain, so it is remembered per map in
 a small bounded table (the Host header is the client's to choose, so it must be bounded),
 and each request gets a fresh ``MapAdapter`` for its own path, method and query.
+
+Matching walks werkzeug's state machine, which costs more than anything else trioquart does
+for a typical request, and most requests ask for one of a few URLs. So a successful match
+is remembered too (also in a bounded table), but only when it is sure to come out the same
+every time: its rule's converters are all werkzeug's own (a custom converter's
+``to_python`` may look something up), and no rule has been added since. Failures (404,
+405, redirects) are matched afresh each time.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from werkzeug.routing import Map, MapAdapter
+from werkzeug.routing import Map, MapAdapter, Rule
+from werkzeug.routing.converters import (
+    AnyConverter,
+    FloatConverter,
+    IntegerConverter,
+    PathConverter,
+    UnicodeConverter,
+    UUIDConverter,
+)
 
 _BINDINGS_KEPT = 256
+_MATCHES_KEPT = 1024
+#: Converters whose ``to_python`` depends on the URL alone (and returns immutable values).
+_PURE_CONVERTERS = frozenset(
+    {AnyConverter, FloatConverter, IntegerConverter, PathConverter, UnicodeConverter, UUIDConverter}
+)
 
 if TYPE_CHECKING:
     from werkzeug.sansio.request import Request
+
+MatchKey = tuple[str, str | None, str, str, bool]
 
 _DEFAULT_PORTS = {"http": ":80", "ws": ":80", "https": ":443", "wss": ":443"}
 
@@ -93,3 +116,29 @@ def _bind(
     return url_map.bind(
         server_name, script_name=script_name, subdomain=subdomain, url_scheme=scheme
     )
+
+
+def match(adapter: MapAdapter) -> tuple[Rule, dict[str, Any]]:
+    """``adapter.match(return_rule=True)``, from the map's table of earlier matches when
+    it can be (see the module docstring). Raises what werkzeug raises."""
+    url_map = adapter.map
+    matches: dict[MatchKey, tuple[Rule, dict[str, Any]]] | None
+    matches = url_map.__dict__.get("_trioquart_matches")
+    if matches is None or url_map._remap:  # rules were added: werkzeug re-sorts them
+        matches = url_map.__dict__["_trioquart_matches"] = {}
+    key = (
+        adapter.server_name,
+        adapter.subdomain,
+        adapter.path_info,
+        adapter.default_method,
+        adapter.websocket,
+    )
+    known = matches.get(key)
+    if known is not None:
+        return known[0], dict(known[1])  # a copy: a handler may change its view_args
+    rule, view_args = adapter.match(return_rule=True)
+    if all(type(converter) in _PURE_CONVERTERS for converter in rule._converters.values()):
+        if len(matches) >= _MATCHES_KEPT:
+            matches.clear()
+        matches[key] = (rule, dict(view_args))
+    return rule, dict(view_args)
