@@ -473,6 +473,10 @@ class NoDefaultMimetype(Response):
     default_mimetype = None
 
 
+class Created(Response):
+    default_status = 201
+
+
 @pytest.mark.parametrize(
     ("cls", "kwargs"),
     [
@@ -485,6 +489,7 @@ class NoDefaultMimetype(Response):
         (Response, {"mimetype": ""}),
         (NoDefaultMimetype, {}),
         (NoDefaultMimetype, {"mimetype": "text/plain"}),
+        (Created, {}),
     ],
 )
 @pytest.mark.parametrize("body", ["h\u00e9llo", b"bytes"])
@@ -494,13 +499,16 @@ async def test_a_body_in_memory_gets_the_headers_werkzeug_would_give_it(
     from werkzeug.sansio.response import Response as SansIOResponse
 
     response = cls(body, **kwargs)
-    expected = type("Expected", (SansIOResponse,), {"default_mimetype": cls.default_mimetype})(
-        **kwargs
-    )
+    expected = type(
+        "Expected",
+        (SansIOResponse,),
+        {"default_mimetype": cls.default_mimetype, "default_status": cls.default_status},
+    )(**kwargs)
     data = body.encode() if isinstance(body, str) else body
     assert response.headers.get("Content-Type") == expected.headers.get("Content-Type")
     assert response.headers["Content-Length"] == str(len(data))
-    assert response.status_code == 200
+    assert (response.status, response.status_code) == (expected.status, expected.status_code)
     assert await response.get_data() == data
-    again = cls(body, **kwargs)  # the second one of a kind comes from the remembered value
+    again = cls(body, **kwargs)  # the second one of a kind comes from the remembered values
     assert list(again.headers.items()) == list(response.headers.items())
+    assert again.status == response.status

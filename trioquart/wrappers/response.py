@@ -74,7 +74,7 @@ class Response(SansIOResponse):
                     ("Content-Type", content_type),
                     ("Content-Length", str(len(data))),
                 ]
-                self.status = self.default_status
+                self._set_default_status()
                 self._data = data
                 return
         super().__init__(status, headers, mimetype, content_type)
@@ -105,6 +105,19 @@ class Response(SansIOResponse):
         return content_type
 
     _content_types: dict[str | None, str] | None = None
+
+    def _set_default_status(self) -> None:
+        """``self.status = self.default_status``, with werkzeug's cleaning of it ("200
+        OK", 200) done once per class."""
+        cls = type(self)
+        known = cls.__dict__.get("_default_status_value")
+        if known is not None and known[0] == self.default_status:
+            self._status, self._status_code = known[1]
+        else:
+            self.status = self.default_status
+            cls._default_status_value = (self.default_status, (self._status, self._status_code))
+
+    _default_status_value: tuple[int, tuple[str, int]] | None = None
 
     @property
     def max_cookie_size(self) -> int:  # type: ignore[override]
