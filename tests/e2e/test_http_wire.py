@@ -173,6 +173,48 @@ async def test_body_timeout_answers_408_and_closes_the_connection() -> None:
     assert b"connection: close" in received.lower()
 
 
+@pytest.mark.parametrize("path", ["/", "/waits", "/with-task"])
+async def test_keep_alive_timeout_still_closes_an_idle_connection(path: str) -> None:
+    # Hypercorn restarts the connection's idle timer inside a response's last send(): an
+    # app that cancelled that send would leave the connection open for good.
+    app = make_app()
+
+    @app.get("/")
+    async def index() -> str:
+        return "quick"
+
+    @app.get("/waits")
+    async def waits() -> str:
+        await trio.sleep(0.01)  # the disconnect watcher runs
+        return "after a wait"
+
+    @app.get("/with-task")
+    async def with_task() -> str:
+        request.nursery.start_soon(trio.sleep_forever)  # cancelled once the response is sent
+        return "with a task"
+
+    with trio.fail_after(10):
+        async with serve_app(app, keep_alive_timeout=0.3) as server:
+            stream = await trio.open_tcp_stream(server.host, server.port)
+            async with stream:
+                for _ in range(3):  # keep-alive: several requests on one connection
+                    await stream.send_all(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+                    received = b""
+                    while b"\r\n\r\n" not in received:
+                        received += await stream.receive_some(4096)
+                    head, _, body = received.partition(b"\r\n\r\n")
+                    assert head.startswith(b"HTTP/1.1 200")
+                    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                    while len(body) < length:
+                        body += await stream.receive_some(4096)
+                    assert len(body) == length
+                started = trio.current_time()
+                with trio.fail_after(3):
+                    assert await stream.receive_some(4096) == b""  # closed by the server
+                waited = trio.current_time() - started
+    assert waited < 2
+
+
 class FatalToWorker(BaseException):
     """Escaping the ASGI callable, this would take Hypercorn's whole trio worker down."""
 
