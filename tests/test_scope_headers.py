@@ -12,6 +12,7 @@ from trioquart.wrappers.base import ScopeHeaders
 
 RAW = [
     (b"host", b"example.com"),
+    (b"X-Added-By-Middleware", b"capitalised"),
     (b"accept", b"text/html"),
     (b"x-multi", b"one"),
     (b"x-multi", b"two"),
@@ -25,6 +26,7 @@ def test_looking_up_a_header_by_name_decodes_only_that_value() -> None:
     assert headers["ACCEPT"] == "text/html"
     assert headers.get("x-multi") == "one"
     assert headers.get("X-Latin") == "caf\u00e9"
+    assert headers.get("x-added-by-middleware") == "capitalised"
     assert "accept" in headers
     assert "missing" not in headers
     assert headers.get("missing", "default") == "default"
@@ -37,7 +39,8 @@ def test_looking_up_a_header_by_name_decodes_only_that_value() -> None:
 def test_anything_else_sees_the_whole_decoded_list() -> None:
     headers = ScopeHeaders(raw=RAW)
     assert headers.getlist("X-Multi") == ["one", "two"]
-    assert len(headers) == 5
+    assert len(headers) == 6
+    assert headers.get("X-ADDED-BY-MIDDLEWARE") == "capitalised"
     assert list(headers)[0] == ("host", "example.com")
     headers["X-Added"] = "yes"
     assert headers.get("x-added") == "yes"
@@ -85,4 +88,4 @@ def test_headers_for_scope_lowers_names_and_keeps_every_value() -> None:
     ]
     assert headers_for_scope(headers) == expected
     assert headers_for_scope(headers) == expected  # names now come from the remembered table
-    assert headers_for_scope(ScopeHeaders(raw=RAW)) == RAW
+    assert headers_for_scope(ScopeHeaders(raw=RAW)) == [(n.lower(), v) for n, v in RAW]

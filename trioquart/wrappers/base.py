@@ -40,11 +40,14 @@ class ScopeHeaders(Headers):
         if raw is None:
             return super()._get_key(key)
         try:
-            wanted = key.lower().encode("latin-1")  # ASGI header names are lower case
+            wanted = key.lower().encode("latin-1")
         except UnicodeEncodeError:
             raise BadRequestKeyError(key) from None
+        size = len(wanted)
         for name, value in raw:
-            if name == wanted:
+            # ASGI asks servers for lower-case names, but a middleware may add others:
+            # those of the right length are compared without case too.
+            if name == wanted or (len(name) == size and name.lower() == wanted):
                 return value.decode("latin-1")
         raise BadRequestKeyError(key)
 
