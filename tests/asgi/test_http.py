@@ -106,12 +106,9 @@ async def test_request_nursery_tasks_are_cancelled_when_the_response_is_complete
     assert events == ["child cancelled"]
 
 
-async def test_error_in_child_task_reaches_the_error_handler() -> None:
-    app = TrioQuart(__name__)
-
-    @app.errorhandler(KeyError)
-    async def on_key_error(error: KeyError) -> tuple[str, int]:
-        return f"handled {error.args[0]}", 418
+def add_route_whose_task_fails(app: TrioQuart) -> None:
+    """``GET /`` starts a task in the request's nursery that raises KeyError("from-child"),
+    and waits."""
 
     @app.get("/")
     async def index() -> str:
@@ -121,6 +118,16 @@ async def test_error_in_child_task_reaches_the_error_handler() -> None:
         request.nursery.start_soon(fails)
         await trio.sleep_forever()
         return "unreachable"
+
+
+async def test_error_in_child_task_reaches_the_error_handler() -> None:
+    app = TrioQuart(__name__)
+
+    @app.errorhandler(KeyError)
+    async def on_key_error(error: KeyError) -> tuple[str, int]:
+        return f"handled {error.args[0]}", 418
+
+    add_route_whose_task_fails(app)
 
     with trio.fail_after(5):
         response = await app.test_client().get("/")
@@ -508,14 +515,7 @@ async def test_error_handler_may_stream_its_response() -> None:
 
         return Response(chunks(), status=418)
 
-    @app.get("/")
-    async def index() -> str:
-        async def fails() -> None:
-            raise KeyError("from-child")
-
-        request.nursery.start_soon(fails)
-        await trio.sleep_forever()
-        return "unreachable"
+    add_route_whose_task_fails(app)
 
     recorder = Recorder()
     with trio.fail_after(5):
