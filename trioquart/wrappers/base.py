@@ -33,7 +33,7 @@ class ScopeHeaders(Headers):
             raw = self.__dict__.pop("_raw")
             self._list = [(key.decode("latin-1"), value.decode("latin-1")) for key, value in raw]
             return self._list
-        raise AttributeError(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _get_key(self, key: str) -> str:
         raw: list[tuple[bytes, bytes]] | None = self.__dict__.get("_raw")
