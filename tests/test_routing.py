@@ -427,3 +427,31 @@ async def test_a_rule_added_later_is_matched() -> None:
     app.url_map.add(Rule("/special", endpoint="special"))
     app.view_functions["special"] = special
     assert await (await client.get("/special")).get_data() == b"special"
+
+
+async def test_werkzeug_matches_a_url_once_and_the_next_requests_reuse_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from werkzeug.routing import MapAdapter
+
+    app = make_app()
+    calls: list[str] = []
+    original = MapAdapter.match
+
+    def counting(self: MapAdapter, *args: object, **kwargs: object) -> object:
+        calls.append(self.path_info)
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(MapAdapter, "match", counting)
+
+    @app.get("/items/<int:item>")
+    async def item(item: int) -> str:
+        return str(item)
+
+    client = app.test_client()
+    for _ in range(3):
+        assert await (await client.get("/items/7")).get_data() == b"7"
+    assert await (await client.get("/items/8")).get_data() == b"8"
+    for _ in range(2):
+        assert (await client.get("/missing")).status_code == 404
+    assert calls == ["/items/7", "/items/8", "/missing", "/missing"]

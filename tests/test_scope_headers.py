@@ -89,3 +89,17 @@ def test_headers_for_scope_lowers_names_and_keeps_every_value() -> None:
     assert headers_for_scope(headers) == expected
     assert headers_for_scope(headers) == expected  # names now come from the remembered table
     assert headers_for_scope(ScopeHeaders(raw=RAW)) == [(n.lower(), v) for n, v in RAW]
+
+
+async def test_a_request_that_reads_no_header_keeps_only_the_scopes_list() -> None:
+    app = TrioQuart(__name__)
+    seen: list[bool] = []
+
+    @app.get("/")
+    async def index() -> str:
+        seen.append("_list" in vars(request.headers))  # routing read the Host header only
+        return "ok"
+
+    response = await app.test_client().get("/", headers={"User-Agent": "probe/1"})
+    assert response.status_code == 200
+    assert seen == [False]
