@@ -11,6 +11,10 @@
 ``trioquart``   ``examples/bench_app.py``, this repository's framework.
 ``quart-trio``  Quart on trio.
 
+One more app is measured only when asked for (``--only bare,bare-nursery``):
+``bare-nursery`` is the bare app run inside a trio nursery of its own for each connection,
+as trioquart runs every request: what that structure costs before any framework work.
+
 Each app is built on first use (``get_app(name)``), so a process that measures one framework
 imports only that framework. Hypercorn loads them (from the repository root) as
 ``hypercorn -k trio "benchmarks.apps:get_app('starlette')"``.
@@ -32,8 +36,10 @@ if str(ROOT) in sys.path:
     sys.path.remove(str(ROOT))
 sys.path.insert(0, str(ROOT))
 
-#: The order the frameworks are measured and reported in.
+#: The frameworks measured by default, in the order they are measured and reported in.
 FRAMEWORKS = ("bare", "starlette", "trioquart", "quart-trio")
+#: Every app ``--only`` may name, in that order (the extra one only when asked for).
+KNOWN_APPS = ("bare", "bare-nursery", "starlette", "trioquart", "quart-trio")
 
 
 # ---- the floor: a hand-written ASGI callable ---------------------------------------------
@@ -153,6 +159,17 @@ async def bare(scope: dict, receive: Any, send: Any) -> None:
         await _bare_lifespan(scope, receive, send)
 
 
+async def bare_nursery(scope: dict, receive: Any, send: Any) -> None:
+    """The floor, each connection inside a trio nursery of its own (trioquart's structure)."""
+    import trio
+
+    if scope["type"] == "lifespan":
+        await _bare_lifespan(scope, receive, send)
+        return
+    async with trio.open_nursery():
+        await bare(scope, receive, send)
+
+
 # ---- Starlette ---------------------------------------------------------------------------
 
 
@@ -245,6 +262,7 @@ def make_trioquart() -> Any:
 
 _FACTORIES: dict[str, Callable[[], Any]] = {
     "bare": lambda: bare,
+    "bare-nursery": lambda: bare_nursery,
     "starlette": make_starlette,
     "trioquart": make_trioquart,
     "quart-trio": make_quart_trio,
@@ -253,9 +271,9 @@ _BUILT: dict[str, Any] = {}
 
 
 def get_app(name: str) -> Any:
-    """The ASGI app for the framework ``name`` (one of :data:`FRAMEWORKS`), built once."""
+    """The ASGI app for the framework ``name`` (one of :data:`KNOWN_APPS`), built once."""
     if name not in _FACTORIES:
-        raise KeyError(f"unknown framework {name!r}; choose from {', '.join(FRAMEWORKS)}")
+        raise KeyError(f"unknown framework {name!r}; choose from {', '.join(KNOWN_APPS)}")
     if name not in _BUILT:
         _BUILT[name] = _FACTORIES[name]()
     return _BUILT[name]

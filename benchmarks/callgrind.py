@@ -29,7 +29,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from apps import FRAMEWORKS  # noqa: E402
+from apps import FRAMEWORKS, KNOWN_APPS  # noqa: E402
 from common import OtherLoad, environment, note_start, parse_names  # noqa: E402
 
 ENDPOINT_KEYS = ("GET /", "GET /json", "GET /items/7?q=x", "POST /json", "websocket echo")
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         print("valgrind is not installed: skipping the instruction counts.", file=sys.stderr)
         return 0
     requests = 100 if args.quick and args.requests == 500 else args.requests
-    frameworks = parse_names(args.only, FRAMEWORKS, "framework")
+    frameworks = parse_names(args.only, KNOWN_APPS, "framework", FRAMEWORKS)
     endpoints = parse_names(args.endpoint or ["GET /"], ENDPOINT_KEYS, "endpoint")
 
     started = time.perf_counter()

@@ -34,10 +34,16 @@ def format_ratio(value: float | None, target: str | None = None) -> str:
     return f"{text} ({target})" if target else text
 
 
-def parse_names(given: Iterable[str] | None, allowed: Sequence[str], what: str) -> list[str]:
-    """Names from repeated and/or comma-separated options, in the canonical order."""
+def parse_names(
+    given: Iterable[str] | None,
+    allowed: Sequence[str],
+    what: str,
+    default: Sequence[str] | None = None,
+) -> list[str]:
+    """Names from repeated and/or comma-separated options, in the canonical order
+    (``allowed``'s); without any, ``default`` (or all of ``allowed``)."""
     if not given:
-        return list(allowed)
+        return list(default if default is not None else allowed)
     chosen = {part.strip() for option in given for part in option.split(",") if part.strip()}
     unknown = chosen - set(allowed)
     if unknown:

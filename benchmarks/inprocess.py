@@ -34,7 +34,7 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from apps import FRAMEWORKS, get_app  # noqa: E402
+from apps import FRAMEWORKS, KNOWN_APPS, get_app  # noqa: E402
 from common import OtherLoad, environment, format_ratio, note_start, parse_names, summarize  # noqa: E402
 
 # ---- the requests ------------------------------------------------------------------------
@@ -455,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         action="append",
         metavar="NAME",
-        help=f"measure only these frameworks (repeat or comma-separate): {', '.join(FRAMEWORKS)}",
+        help=f"measure only these frameworks (repeat or comma-separate): {', '.join(KNOWN_APPS)}",
     )
     parser.add_argument(
         "--endpoint",
@@ -475,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     for option in ("repetitions", "requests", "warmup", "ws_round_trips"):
         if getattr(args, option) is not None:
             setattr(settings, option, getattr(args, option))
-    frameworks = parse_names(args.only, FRAMEWORKS, "framework")
+    frameworks = parse_names(args.only, KNOWN_APPS, "framework", FRAMEWORKS)
     endpoints = parse_names(args.endpoint, [*ENDPOINTS, WEBSOCKET], "endpoint")
 
     started = time.perf_counter()

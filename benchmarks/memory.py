@@ -42,7 +42,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from apps import FRAMEWORKS  # noqa: E402
+from apps import FRAMEWORKS, KNOWN_APPS  # noqa: E402
 from common import OtherLoad, environment, note_start, parse_names  # noqa: E402
 
 WARMUP_CONNECTIONS = 20
@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     limit = raise_fd_limit(connections + 256)
     if limit < connections + 64:
         raise SystemExit(f"the open-file limit is {limit}: too low for {connections} sockets")
-    frameworks = parse_names(args.only, FRAMEWORKS, "framework")
+    frameworks = parse_names(args.only, KNOWN_APPS, "framework", FRAMEWORKS)
     started = time.perf_counter()
     load = OtherLoad()
     note_start()

@@ -19,13 +19,13 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from apps import FRAMEWORKS, get_app  # noqa: E402
+from apps import KNOWN_APPS, get_app  # noqa: E402
 from inprocess import ENDPOINTS, WEBSOCKET, WebsocketPeer, serving, time_requests  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--framework", default="trioquart", choices=FRAMEWORKS)
+    parser.add_argument("--framework", default="trioquart", choices=KNOWN_APPS)
     parser.add_argument("--endpoint", default="GET /", choices=[*ENDPOINTS, WEBSOCKET])
     parser.add_argument("--requests", type=int, default=5000, help="profiled requests")
     parser.add_argument("--interval", type=float, default=0.0001, help="sampling interval, s")

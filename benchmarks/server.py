@@ -46,7 +46,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from apps import FRAMEWORKS, hypercorn_target  # noqa: E402
+from apps import FRAMEWORKS, KNOWN_APPS, hypercorn_target  # noqa: E402
 from common import OtherLoad, environment, format_ratio, note_start, parse_names, summarize  # noqa: E402
 
 HTTP_PATHS = {
@@ -551,7 +551,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian/Ubuntu: apt-get install wrk)")
-    frameworks = parse_names(args.only, FRAMEWORKS, "framework")
+    frameworks = parse_names(args.only, KNOWN_APPS, "framework", FRAMEWORKS)
     started = time.perf_counter()
     load = OtherLoad()
     note_start()
