@@ -99,6 +99,31 @@ async def test_app_websocket_route_echoes() -> None:
             assert await ws.receive() == b"\x00\x01"
 
 
+async def test_a_websocket_subclass_may_override_receive_and_send_with_async_defs() -> None:
+    from trioquart import Websocket
+
+    class Shouting(Websocket):
+        async def receive(self) -> str | bytes:
+            data = await super().receive()
+            return data.upper() if isinstance(data, str) else data
+
+        async def send(self, data: str | bytes) -> None:
+            await super().send(data + "!" if isinstance(data, str) else data)
+
+    app = make_app()
+    app.websocket_class = Shouting
+
+    @app.websocket("/ws")
+    async def echo() -> None:
+        while True:
+            await websocket.send(await websocket.receive())
+
+    with trio.fail_after(TIMEOUT):
+        async with app.test_client().websocket("/ws") as ws:
+            await ws.send("hello")
+            assert await ws.receive() == "HELLO!"
+
+
 async def test_blueprint_websocket_route() -> None:
     app = make_app()
     bp = Blueprint("chat", __name__, url_prefix="/chat")
