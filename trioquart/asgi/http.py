@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from ..errors import belongs_to_server, holds_interrupt, strip_cancelled
-from ..wrappers.base import headers_for_scope, headers_from_scope
+from ..wrappers.base import headers_for_scope, url_parts_from_scope
 from ..wrappers.request import ClientDisconnectedError
 from .driving import WatchesHandlerWaits, run_asking_at_each_wait
 from .turns import Turn
@@ -174,22 +174,9 @@ class HTTPConnection(WatchesHandlerWaits):
         scope = self.scope
         app = self.app
         config = app.config
-        headers = headers_from_scope(scope["headers"])
-        root_path = scope.get("root_path", "")
-        path = scope["path"]
-        if root_path and path.startswith(root_path):
-            path = path[len(root_path) :] or "/"
-        server = scope.get("server")
-        client = scope.get("client")
         request = app.request_class(
             scope["method"],
-            scope.get("scheme", "http"),
-            (server[0], server[1]) if server else None,
-            root_path,
-            path,
-            scope.get("query_string", b""),
-            headers,
-            client[0] if client else None,
+            *url_parts_from_scope(scope, "http"),
             scope=scope,
             http_version=scope.get("http_version", "1.1"),
         )

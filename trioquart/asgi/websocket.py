@@ -40,7 +40,7 @@ from werkzeug.datastructures import Headers
 
 from .. import signals
 from ..errors import belongs_to_server, holds_interrupt, strip_cancelled
-from ..wrappers.base import headers_for_scope, headers_from_scope
+from ..wrappers.base import headers_for_scope, url_parts_from_scope
 from ..wrappers.websocket import WebsocketDisconnectedError, WebsocketState
 from .driving import WatchesHandlerWaits, run_asking_at_each_wait
 from .turns import Turn
@@ -119,22 +119,9 @@ class WebsocketConnection(WatchesHandlerWaits):
 
     def build_websocket(self) -> Websocket:
         scope = self.scope
-        headers = headers_from_scope(scope["headers"])
-        root_path = scope.get("root_path", "")
-        path = scope["path"]
-        if root_path and path.startswith(root_path):
-            path = path[len(root_path) :] or "/"
-        server = scope.get("server")
-        client = scope.get("client")
         return self.app.websocket_class(
             "GET",
-            scope.get("scheme", "ws"),
-            (server[0], server[1]) if server else None,
-            root_path,
-            path,
-            scope.get("query_string", b""),
-            headers,
-            client[0] if client else None,
+            *url_parts_from_scope(scope, "ws"),
             channel=self,
             subprotocols=scope.get("subprotocols", ()),
             scope=scope,

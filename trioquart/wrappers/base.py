@@ -11,6 +11,8 @@ from werkzeug.exceptions import BadRequestKeyError
 if TYPE_CHECKING:
     from werkzeug.routing import Rule
 
+    from ..typing import Scope
+
 
 class ScopeHeaders(Headers):
     """werkzeug ``Headers`` over an ASGI scope's header list, decoded when first needed.
@@ -52,9 +54,27 @@ class ScopeHeaders(Headers):
         raise BadRequestKeyError(key)
 
 
-def headers_from_scope(raw: list[tuple[bytes, bytes]]) -> Headers:
-    """werkzeug ``Headers`` for an ASGI scope's header list (see :class:`ScopeHeaders`)."""
-    return ScopeHeaders(raw=raw)
+def url_parts_from_scope(
+    scope: Scope, default_scheme: str
+) -> tuple[str, tuple[str, int | None] | None, str, str, bytes, Headers, str | None]:
+    """What werkzeug's request constructor takes after the method, from an ASGI scope:
+    scheme, server, root path, path (below the root path), query string, headers and the
+    client's address."""
+    root_path = scope.get("root_path", "")
+    path = scope["path"]
+    if root_path and path.startswith(root_path):
+        path = path[len(root_path) :] or "/"
+    server = scope.get("server")
+    client = scope.get("client")
+    return (
+        scope.get("scheme", default_scheme),
+        (server[0], server[1]) if server else None,
+        root_path,
+        path,
+        scope.get("query_string", b""),
+        ScopeHeaders(raw=scope["headers"]),
+        client[0] if client else None,
+    )
 
 
 _RAW_NAMES: dict[str, bytes] = {}
