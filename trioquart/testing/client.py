@@ -19,7 +19,14 @@ from werkzeug.datastructures import Headers
 
 from ..asgi.websocket import DENIAL_EXTENSION
 from ..errors import strip_cancelled
-from .utils import _no_json, decode_headers, encode_request, make_scope, received_response
+from .utils import (
+    _no_json,
+    decode_headers,
+    encode_request,
+    http_test_scope,
+    make_scope,
+    received_response,
+)
 from .websocket import TestWebsocketConnection
 
 if TYPE_CHECKING:
@@ -175,27 +182,9 @@ class TestClient:
     def _build(
         self, path: str, method: str, kwargs: dict[str, Any], streamed: bool = False
     ) -> Scope:
-        scheme = kwargs.pop("scheme", "http")
-        root_path = kwargs.pop("root_path", "")
-        http_version = kwargs.pop("http_version", "1.1")
-        scope_base = kwargs.pop("scope_base", None)
-        path, query_string, headers, body = encode_request(
-            self.app, path, method=method, scheme=scheme, streamed=streamed, **kwargs
-        )
-        if self.cookie_jar is not None and "Cookie" not in headers:
-            cookie = self.cookie_jar.header_for(path)
-            if cookie is not None:
-                headers["Cookie"] = cookie
-        scope = make_scope(
-            "http",
-            method,
-            scheme,
-            path,
-            query_string,
-            headers,
-            root_path=root_path,
-            http_version=http_version,
-            scope_base=scope_base,
+        http_version = kwargs.get("http_version", "1.1")
+        scope, body = http_test_scope(
+            self.app, path, method, kwargs, streamed=streamed, cookie_jar=self.cookie_jar
         )
         if http_version in {"2", "3"}:
             scope["extensions"]["http.response.push"] = {}

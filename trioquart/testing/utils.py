@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..typing import Scope
     from ..wrappers.request import Request
     from ..wrappers.response import Response
+    from .client import CookieJar
 
 _no_json: Any = object()
 
@@ -158,15 +159,29 @@ def received_response(app: TrioQuart, body: bytes, status: int, headers: Headers
     return response
 
 
-def make_test_request(app: TrioQuart, path: str = "/", **kwargs: Any) -> Request:
-    """A request object for ``app.test_request_context``: its body is already complete."""
+def http_test_scope(
+    app: TrioQuart,
+    path: str,
+    method: str,
+    kwargs: dict[str, Any],
+    *,
+    streamed: bool = False,
+    cookie_jar: CookieJar | None = None,
+) -> tuple[Scope, bytes]:
+    """An ``http`` scope for a test request and its body, from the test client's keyword
+    arguments (``kwargs`` is consumed); a ``Cookie`` header comes from ``cookie_jar`` unless
+    one was given."""
+    scheme = kwargs.pop("scheme", "http")
     root_path = kwargs.pop("root_path", "")
     http_version = kwargs.pop("http_version", "1.1")
     scope_base = kwargs.pop("scope_base", None)
-    method = kwargs.get("method", "GET").upper()
-    kwargs["method"] = method
-    scheme = kwargs.get("scheme", "http")
-    path, query_string, headers, body = encode_request(app, path, **kwargs)
+    path, query_string, headers, body = encode_request(
+        app, path, method=method, scheme=scheme, streamed=streamed, **kwargs
+    )
+    if cookie_jar is not None and "Cookie" not in headers:
+        cookie = cookie_jar.header_for(path)
+        if cookie is not None:
+            headers["Cookie"] = cookie
     scope = make_scope(
         "http",
         method,
@@ -178,6 +193,13 @@ def make_test_request(app: TrioQuart, path: str = "/", **kwargs: Any) -> Request
         http_version=http_version,
         scope_base=scope_base,
     )
+    return scope, body
+
+
+def make_test_request(app: TrioQuart, path: str = "/", **kwargs: Any) -> Request:
+    """A request object for ``app.test_request_context``: its body is already complete."""
+    method = kwargs.pop("method", "GET").upper()
+    scope, body = http_test_scope(app, path, method, kwargs)
     request = HTTPConnection(app, scope, _never, _never).build_request()
     request.body.set_complete_data(body)
     return request
