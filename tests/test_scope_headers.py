@@ -36,6 +36,22 @@ def test_looking_up_a_header_by_name_decodes_only_that_value() -> None:
     assert "_list" not in vars(headers)  # nothing needed the whole list yet
 
 
+def test_get_converts_with_type_as_werkzeug_does() -> None:
+    raw = [(b"content-length", b"42"), (b"x-bad-number", b"forty")]
+    for headers in (ScopeHeaders(raw=raw), Headers([(n.decode(), v.decode()) for n, v in raw])):
+        assert headers.get("Content-Length", type=int) == 42
+        assert headers.get("X-Bad-Number", -1, type=int) == -1
+        assert headers.get("X-Missing", 7, type=int) == 7
+        assert headers.get("x-missing") is None
+    lazy = ScopeHeaders(raw=raw)
+    assert "content-length" in lazy and "x-missing" not in lazy
+    assert "_list" not in vars(lazy)
+    lazy.add("X-Later", "1")  # the decoded list from here on
+    assert "x-later" in lazy and "x-missing" not in lazy
+    assert lazy.get("content-length", type=int) == 42
+    assert lazy.get("x-missing", "none") == "none"
+
+
 def test_anything_else_sees_the_whole_decoded_list() -> None:
     headers = ScopeHeaders(raw=RAW)
     assert headers.getlist("X-Multi") == ["one", "two"]

@@ -9,6 +9,8 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import BadRequestKeyError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from werkzeug.routing import Rule
 
     from ..typing import Scope
@@ -38,20 +40,49 @@ class ScopeHeaders(Headers):
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _get_key(self, key: str) -> str:
-        raw: list[tuple[bytes, bytes]] | None = self.__dict__.get("_raw")
-        if raw is None:
+        if "_raw" not in self.__dict__:
             return super()._get_key(key)
+        value = self._lookup(key)
+        if value is None:
+            raise BadRequestKeyError(key)
+        return value
+
+    # A missing header is common (``Content-Encoding``, ``Transfer-Encoding``): werkzeug's
+    # ``get`` and ``in`` find it missing by catching the error ``_get_key`` raises, which
+    # costs more than the search, so over the scope's list they ask ``_lookup`` instead.
+    def get(  # type: ignore[override]  # noqa: A002
+        self, key: str, default: Any = None, type: Callable[[str], Any] | None = None
+    ) -> Any:
+        if "_raw" not in self.__dict__:
+            return super().get(key, default, type)  # type: ignore[arg-type]
+        value = self._lookup(key)
+        if value is None:
+            return default
+        if type is None:
+            return value
+        try:
+            return type(value)
+        except ValueError:
+            return default
+
+    def __contains__(self, key: str) -> bool:
+        if "_raw" not in self.__dict__:
+            return super().__contains__(key)
+        return self._lookup(key) is not None
+
+    def _lookup(self, key: str) -> str | None:
+        """The first value of header ``key`` in the scope's list, or None."""
         try:
             wanted = key.lower().encode("latin-1")
         except UnicodeEncodeError:
-            raise BadRequestKeyError(key) from None
+            return None
         size = len(wanted)
-        for name, value in raw:
+        for name, value in self.__dict__["_raw"]:
             # ASGI asks servers for lower-case names, but a middleware may add others:
             # those of the right length are compared without case too.
             if name == wanted or (len(name) == size and name.lower() == wanted):
                 return value.decode("latin-1")
-        raise BadRequestKeyError(key)
+        return None
 
 
 def url_parts_from_scope(
