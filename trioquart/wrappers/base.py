@@ -50,7 +50,7 @@ class ScopeHeaders(Headers):
     # A missing header is common (``Content-Encoding``, ``Transfer-Encoding``): werkzeug's
     # ``get`` and ``in`` find it missing by catching the error ``_get_key`` raises, which
     # costs more than the search, so over the scope's list they ask ``_lookup`` instead.
-    def get(  # type: ignore[override]  # noqa: A002
+    def get(  # type: ignore[override]
         self, key: str, default: Any = None, type: Callable[[str], Any] | None = None
     ) -> Any:
         if "_raw" not in self.__dict__:
