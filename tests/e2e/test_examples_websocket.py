@@ -11,8 +11,10 @@ import trio
 from trio_websocket import ConnectionRejected, open_websocket_url
 
 from examples import auth_websocket, chat
-from tests.e2e.test_websocket_wire import close_client_sockets  # noqa: F401  (autouse)
+from tests.wire import close_client_sockets  # noqa: F401 (a fixture)
 from trioquart.testing import serve_app
+
+pytestmark = pytest.mark.usefixtures("close_client_sockets")
 
 TIMEOUT = 10
 

@@ -140,14 +140,29 @@ async def crashing_app(scope: Scope, receive: ASGIReceive, send: ASGISend) -> No
 
 
 async def test_a_server_crash_fails_loudly() -> None:
+    # Hypercorn's own trio worker dies of it; serve_app must not hide that.
     with (
         trio.fail_after(TIMEOUT),
         pytest.RaisesGroup(ServerKiller, flatten_subgroups=True),
     ):
-        async with serve_app(crashing_app) as server:
+        async with serve_app(crashing_app, server="hypercorn") as server:
             async with httpx.AsyncClient(base_url=server.url) as client:
                 await client.get("/")
             await trio.sleep_forever()  # the crash must cancel this, not leave it hanging
+
+
+async def test_trioquarts_server_contains_what_kills_hypercorns(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with serve_app(crashing_app) as server:
+            async with httpx.AsyncClient(base_url=server.url) as client:
+                first = await client.get("/")
+                second = await client.get("/")
+    assert (first.status_code, second.status_code) == (500, 500)
+    errors = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert len(errors) == 2  # one per failed request
+    assert all("ServerKiller: boom" in record.exc_text for record in errors if record.exc_text)
 
 
 async def test_config_overrides_are_applied_and_checked() -> None:

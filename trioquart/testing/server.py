@@ -1,14 +1,15 @@
 """Run an app on a real socket for end-to-end tests.
 
-:func:`serve_app` starts Hypercorn's trio worker in the current trio run, bound to a port the
-kernel picks, and hands back a :class:`LiveServer` describing where it listens::
+:func:`serve_app` starts the server ``trioquart run`` uses (:func:`trioquart.serving.serve`,
+on Hypercorn's protocol layer) in the current trio run, bound to a port the kernel picks, and
+hands back a :class:`LiveServer` describing where it listens::
 
     async with serve_app(app) as server:
         async with httpx.AsyncClient(base_url=server.url) as client:
             response = await client.get("/")
 
 Unlike the in-process test client, this exercises the whole stack: sockets, HTTP parsing,
-Hypercorn's ASGI glue and the lifespan protocol, so ``before_serving`` runs before the first
+the server's ASGI glue and the lifespan protocol, so ``before_serving`` runs before the first
 request and ``after_serving`` runs when the block exits.
 """
 
@@ -18,14 +19,15 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit
 
 import attrs
 import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
+from hypercorn.trio import serve as hypercorn_serve
 
+from ..serving import ServerConfig
+from ..serving import serve as trioquart_serve
 from ..typing import ASGIApp, ASGIReceive, ASGISend, Message, Scope
 
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LiveServer", "serve_app"]
 
-#: Seconds Hypercorn lets open requests finish after shutdown is triggered. Tests want a quick
+#: Seconds the server lets open requests finish after shutdown is triggered. Tests want a quick
 #: teardown even if one of them leaves a streaming response or websocket open; after this the
 #: remaining connections are cancelled and the lifespan shutdown still runs.
 TEST_GRACEFUL_TIMEOUT = 2.0
@@ -54,7 +56,7 @@ class LiveServer:
 
     @classmethod
     def from_url(cls, url: str) -> LiveServer:
-        """Build the record from one of the URLs Hypercorn reports once it is listening."""
+        """Build the record from one of the URLs the server reports once it is listening."""
         parts = urlsplit(url)
         if parts.scheme not in {"http", "https"} or parts.hostname is None or parts.port is None:
             raise ValueError(f"Unexpected server URL {url!r}")
@@ -67,22 +69,22 @@ class LiveServer:
         )
 
 
-def make_test_config(host: str, port: int, **overrides: Any) -> HypercornConfig:
-    """A Hypercorn config suited to tests, bound to ``host:port``.
+def make_test_config(host: str, port: int, **overrides: Any) -> ServerConfig:
+    """A server config suited to tests, bound to ``host:port``.
 
     No access log (it only adds noise), and errors go to the ``hypercorn.error`` logger rather
     than straight to stderr, so pytest captures them and shows them with a failing test.
     ``overrides`` set further attributes of the config (``keep_alive_timeout=1`` ...); an
     unknown name is an error rather than being silently ignored.
     """
-    config = HypercornConfig()
+    config = ServerConfig()
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = TEST_GRACEFUL_TIMEOUT
     for name, value in overrides.items():
         if name.startswith("_") or not hasattr(config, name):
-            raise TypeError(f"serve_app() got an unknown Hypercorn config option {name!r}")
+            raise TypeError(f"serve_app() got an unknown server config option {name!r}")
         setattr(config, name, value)
     return config
 
@@ -90,8 +92,8 @@ def make_test_config(host: str, port: int, **overrides: Any) -> HypercornConfig:
 def _watch_startup(app: ASGIApp, startup_failed: trio.Event) -> ASGIApp:
     """Wrap ``app`` so that a ``lifespan.startup.failed`` it sends sets ``startup_failed``.
 
-    Hypercorn's trio worker still binds its sockets and reports them through ``task_status``
-    when the startup fails, a moment before the failure tears it down; without this a test
+    The server may still report its sockets through ``task_status`` when the startup fails,
+    a moment before the failure tears it down; without this a test
     block could start running against a server that never properly started.
     """
 
@@ -112,17 +114,25 @@ def _watch_startup(app: ASGIApp, startup_failed: trio.Event) -> ASGIApp:
 
 @asynccontextmanager
 async def serve_app(
-    app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, **config_overrides: Any
+    app: ASGIApp,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    server: Literal["trioquart", "hypercorn"] = "trioquart",
+    **config_overrides: Any,
 ) -> AsyncIterator[LiveServer]:
-    """Serve ``app`` with Hypercorn's trio worker for the duration of the ``async with`` block.
+    """Serve ``app`` for the duration of the ``async with`` block.
+
+    ``server="trioquart"`` (the default) is the server of ``trioquart run``;
+    ``server="hypercorn"`` is Hypercorn's own trio worker, as ``hypercorn -k trio`` runs it.
 
     The block is entered once the lifespan startup has completed and the socket is listening,
     so requests can be sent straight away. ``port=0`` (the default) lets the kernel pick a
     free port, which keeps parallel servers and parallel test runs from colliding; read the
     real one from the yielded :class:`LiveServer`. Extra keyword arguments are set on the
-    :class:`hypercorn.config.Config`.
+    :class:`~trioquart.serving.ServerConfig` (Hypercorn's config, plus trioquart's limits).
 
-    On exit the server is stopped through Hypercorn's ``shutdown_trigger`` rather than by
+    On exit the server is stopped through its ``shutdown_trigger`` rather than by
     cancelling it: cancellation would tear the server down without sending
     ``lifespan.shutdown``, so ``after_serving`` hooks would never run and tests could not check
     them. A graceful stop lets in-flight requests finish (for at most
@@ -132,13 +142,14 @@ async def serve_app(
     wrapped in an exception group), so ``pytest.raises`` around the block works as expected.
 
     Server failures are never swallowed: if the lifespan startup fails the ``async with``
-    raises without entering the block, and if Hypercorn crashes while the block runs, the
+    raises without entering the block, and if the server crashes while the block runs, the
     block is cancelled and the crash is raised from the ``async with``.
     """
     config = make_test_config(host, port, **config_overrides)
     shutdown = trio.Event()
     startup_failed = trio.Event()
     body_error: BaseException | None = None
+    serve: Any = trioquart_serve if server == "trioquart" else partial(hypercorn_serve, mode="asgi")
     async with trio.open_nursery() as nursery:
         binds: list[str] = await nursery.start(
             partial(
@@ -147,7 +158,6 @@ async def serve_app(
                 cast("Framework", _watch_startup(app, startup_failed)),
                 config,
                 shutdown_trigger=shutdown.wait,
-                mode="asgi",
             )
         )
         if startup_failed.is_set():
