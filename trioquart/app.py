@@ -303,7 +303,8 @@ class TrioQuart(WebsocketScaffoldMixin, App):
     def nursery(self) -> ServingNursery:
         """The app's nursery, open while the app serves (between lifespan startup and
         shutdown). Tasks started here live beyond any one request; an error in one is logged
-        and leaves the others running."""
+        and leaves the others running. They are services: cancelled as soon as the app
+        shuts down (``add_background_task`` jobs get a grace period instead)."""
         if self._nursery is None:
             raise RuntimeError(
                 "The app is not serving, so it has no nursery: run it under a server or in"
@@ -326,7 +327,7 @@ class TrioQuart(WebsocketScaffoldMixin, App):
             async with self.app_context():
                 await runner(*args, **kwargs)
 
-        nursery.start_soon(in_app_context, name=getattr(func, "__qualname__", None))
+        nursery.start_job(in_app_context, name=getattr(func, "__qualname__", None))
 
     async def handle_background_exception(self, error: BaseException) -> None:
         await signals.send(signals.got_background_exception, self, exception=error)

@@ -213,3 +213,42 @@ async def test_startup_failure_is_reported_and_the_lifespan_does_not_return() ->
     assert "database unreachable" in reply["message"]
     # Returning here would crash Hypercorn's trio worker (ClosedResourceError).
     assert returned == []
+
+
+async def test_services_are_cancelled_at_once_and_jobs_get_the_grace_period() -> None:
+    """``app.nursery.start_soon`` starts a service: a ``while True`` loop must not hold up the
+    shutdown for BACKGROUND_TASK_SHUTDOWN_TIMEOUT. ``add_background_task`` starts a job,
+    which keeps its grace period."""
+    app = TrioQuart(__name__)
+    app.config["BACKGROUND_TASK_SHUTDOWN_TIMEOUT"] = 30
+    events: list[str] = []
+
+    async def ticker() -> None:
+        try:
+            while True:
+                await trio.sleep(0.01)
+        finally:
+            events.append(f"service cancelled, shutdown_event set: {app.shutdown_event.is_set()}")
+
+    async def job() -> None:
+        await app.shutdown_event.wait()
+        await trio.sleep(0.2)  # finishing up, within the grace period
+        events.append("job finished")
+
+    @app.after_serving
+    async def stop() -> None:
+        events.append("after_serving")
+
+    with trio.fail_after(5):
+        async with app.test_app():
+            app.nursery.start_soon(ticker)
+            app.add_background_task(job)
+            await trio.sleep(0.05)
+            stopping = trio.current_time()
+        took = trio.current_time() - stopping
+    assert events == [
+        "service cancelled, shutdown_event set: True",
+        "job finished",
+        "after_serving",
+    ]
+    assert took < 2  # the job's 0.2 s, not the ticker's 30 s timeout

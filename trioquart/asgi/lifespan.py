@@ -1,10 +1,20 @@
 """The ASGI lifespan: serving hooks, the app nursery, background tasks, shutdown.
 
-Startup runs ``before_serving`` and the ``while_serving`` generators inside the app nursery's
-block, so the nursery is open from then until shutdown. At shutdown ``shutdown_event`` is set
-(background loops can watch it and finish), tasks get ``BACKGROUND_TASK_SHUTDOWN_TIMEOUT``
-seconds, the rest are cancelled, and only then do the ``while_serving`` generators resume and
-``after_serving`` runs.
+Startup runs ``before_serving`` and the ``while_serving`` generators inside the app
+nursery's block, so the nursery is open from then until shutdown. It holds two kinds of
+task, which end differently at shutdown:
+
+- **Services**, started with ``app.nursery.start_soon`` or ``start``: long-running loops
+  (a ticker, a subscription) with no natural end. They are cancelled as soon as the
+  shutdown begins, so a ``while True`` loop never holds up Ctrl+C.
+- **Jobs**, from ``app.add_background_task``: work with an end (send an email, write a
+  report) that a request handed off. ``shutdown_event`` is set, and they get
+  ``BACKGROUND_TASK_SHUTDOWN_TIMEOUT`` seconds to finish before they are cancelled, as in
+  Quart.
+
+Only when both have ended do the ``while_serving`` generators resume and ``after_serving``
+run. (The server sends the lifespan shutdown after its connections have closed, so
+services are still there for the requests that finish during the graceful timeout.)
 
 A failed startup is reported with ``lifespan.startup.failed``; after that this task waits
 rather than returning, because Hypercorn's trio worker crashes when the lifespan callable
@@ -29,30 +39,44 @@ class ServingNursery:
 
     It starts tasks like a trio nursery, but an error in one task is logged (and sent as the
     ``got_background_exception`` signal) instead of cancelling the nursery, so one failing
-    task cannot stop the others or the app.
+    task cannot stop the others or the app. ``start_soon`` and ``start`` start services,
+    :meth:`start_job` (which ``add_background_task`` uses) a job; the module docstring says
+    how they end.
     """
 
-    def __init__(self, app: TrioQuart, nursery: trio.Nursery) -> None:
+    def __init__(self, app: TrioQuart, services: trio.Nursery, jobs: trio.Nursery) -> None:
         self._app = app
-        self._nursery = nursery
+        self._services = services
+        self._jobs = jobs
 
     @property
     def cancel_scope(self) -> trio.CancelScope:
-        return self._nursery.cancel_scope
+        """The services' cancel scope: cancelling it ends every service."""
+        return self._services.cancel_scope
 
     @property
     def child_tasks(self) -> frozenset[trio.lowlevel.Task]:
-        return self._nursery.child_tasks
+        return self._services.child_tasks | self._jobs.child_tasks
 
     def start_soon(
         self, async_fn: Callable[..., Awaitable[Any]], *args: Any, name: object = None
     ) -> None:
-        self._nursery.start_soon(self._guard, async_fn, args, name=name or async_fn)
+        """Start a service: cancelled as soon as the app shuts down."""
+        self._services.start_soon(self._guard, async_fn, args, name=name or async_fn)
 
     async def start(
         self, async_fn: Callable[..., Awaitable[Any]], *args: Any, name: object = None
     ) -> Any:
-        return await self._nursery.start(self._guard_started, async_fn, args, name=name or async_fn)
+        """Start a service and wait until it calls ``task_status.started()``."""
+        return await self._services.start(
+            self._guard_started, async_fn, args, name=name or async_fn
+        )
+
+    def start_job(
+        self, async_fn: Callable[..., Awaitable[Any]], *args: Any, name: object = None
+    ) -> None:
+        """Start a job: at shutdown it gets ``BACKGROUND_TASK_SHUTDOWN_TIMEOUT`` to finish."""
+        self._jobs.start_soon(self._guard, async_fn, args, name=name or async_fn)
 
     async def _guard(self, async_fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
         try:
@@ -78,30 +102,31 @@ async def serve_lifespan(
     message = await receive()
     if message["type"] != "lifespan.startup":
         raise RuntimeError(f"Expected lifespan.startup, got {message['type']!r}")
-    tasks_scope = trio.CancelScope()
+    jobs_scope = trio.CancelScope()
     failure: str | None = None
-    with tasks_scope:
-        async with trio.open_nursery() as nursery:
-            app._nursery = ServingNursery(app, nursery)
+    with jobs_scope:
+        async with trio.open_nursery() as jobs, trio.open_nursery() as services:
+            app._nursery = ServingNursery(app, services, jobs)
             try:
                 await app.startup()
             except Exception as error:
                 app.logger.error("The app failed to start", exc_info=error)
                 failure = f"{type(error).__name__}: {error}"
-                nursery.cancel_scope.cancel()
+                jobs.cancel_scope.cancel()
             else:
                 await send({"type": "lifespan.startup.complete"})
                 message = await receive()
                 app.shutdown_event.set()
                 timeout = app.config["BACKGROUND_TASK_SHUTDOWN_TIMEOUT"]
-                tasks_scope.deadline = trio.current_time() + (
+                jobs_scope.deadline = trio.current_time() + (
                     timeout if timeout is not None else math.inf
                 )
+            services.cancel_scope.cancel()
     app._nursery = None
     if failure is not None:
         await send({"type": "lifespan.startup.failed", "message": failure})
         message = await receive()
-    if tasks_scope.cancelled_caught:
+    if jobs_scope.cancelled_caught:
         app.logger.warning(
             "Background tasks were cancelled after BACKGROUND_TASK_SHUTDOWN_TIMEOUT at shutdown"
         )
