@@ -1,4 +1,4 @@
-"""The ``trioquart`` command: serve an app with Hypercorn's trio worker, list its routes.
+"""The ``trioquart`` command: serve an app, list its routes.
 
 ::
 
@@ -24,11 +24,16 @@ from typing import Any
 import attrs
 import click
 import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.run import run as hypercorn_run
-from hypercorn.trio import serve
 
 from . import __version__
+from .serving import ServerConfig, load_config_file, serve
+from .serving.supervisor import (
+    WORKER_STARTUP_FAILED,
+    configure_logging,
+    startup_failure,
+    supervise,
+)
+from .serving.worker import AppStartupError
 
 __all__ = ["AppTarget", "main"]
 
@@ -129,13 +134,46 @@ def main() -> None:
 
 @main.command()
 @click.argument("target", metavar="MODULE:APP", type=APP_TARGET)
-@click.option("--host", default="127.0.0.1", show_default=True, help="The interface to bind to.")
+@click.option("--host", help="The interface to bind to.  [default: 127.0.0.1]")
 @click.option(
     "--port",
-    default=5000,
     type=click.IntRange(0, 65535),
-    show_default=True,
-    help="The port to bind to (0 lets the system pick one).",
+    help="The port to bind to (0 lets the system pick one).  [default: 5000]",
+)
+@click.option(
+    "--bind",
+    "-b",
+    "binds",
+    multiple=True,
+    metavar="ADDRESS",
+    help="Listen on ADDRESS (HOST:PORT, [IPv6]:PORT, unix:PATH or fd://FD) instead of"
+    " --host and --port; may be given more than once.",
+)
+@click.option(
+    "--certfile",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Serve HTTPS (and HTTP/2) with this certificate (PEM).",
+)
+@click.option(
+    "--keyfile", type=click.Path(exists=True, dir_okay=False), help="The certificate's key."
+)
+@click.option(
+    "--keep-alive",
+    type=click.FloatRange(min=0),
+    help="Seconds an idle keep-alive connection stays open.  [default: 5]",
+)
+@click.option(
+    "--graceful-timeout",
+    type=click.FloatRange(min=0),
+    help="Seconds requests in flight get to finish after SIGTERM or CTRL+C.  [default: 3]",
+)
+@click.option(
+    "--config",
+    "-c",
+    "config_file",
+    metavar="FILE",
+    help="A Hypercorn configuration: FILE.toml, FILE.py or python:MODULE. The options above"
+    " take precedence over it.",
 )
 @click.option("--reload", is_flag=True, help="Restart the server when a source file changes.")
 @click.option(
@@ -145,48 +183,77 @@ def main() -> None:
     show_default=True,
     help="The number of worker processes.",
 )
-def run(target: AppTarget, host: str, port: int, reload: bool, workers: int) -> None:
-    """Serve MODULE:APP with Hypercorn's trio worker.
+def run(
+    target: AppTarget,
+    host: str | None,
+    port: int | None,
+    binds: tuple[str, ...],
+    certfile: str | None,
+    keyfile: str | None,
+    keep_alive: float | None,
+    graceful_timeout: float | None,
+    config_file: str | None,
+    reload: bool,
+    workers: int,
+) -> None:
+    """Serve MODULE:APP.
 
-    Requests are logged to stdout. CTRL+C or SIGTERM stops the server gracefully: requests in
-    flight may finish and the app's after_serving hooks run. A second CTRL+C forces it.
+    trioquart's server runs Hypercorn's HTTP/1.1, HTTP/2 and websocket protocol code in a
+    loop of its own, where no client can stop the server. Requests are logged to stdout.
+    CTRL+C or SIGTERM stops the server gracefully: it stops accepting connections at once,
+    requests in flight may finish within --graceful-timeout, websockets are closed with
+    1001 (going away), and the app's after_serving hooks run. A second CTRL+C forces it.
+    With --workers N, a worker process that dies is replaced.
     """
-    config = HypercornConfig()
-    config.application_path = str(target)
-    config.worker_class = "trio"
-    config.bind = [_bind_for(host, port)]
+    config = _load_config(config_file) if config_file else ServerConfig()
+    if binds:
+        config.bind = list(binds)
+    elif config_file is None or host is not None or port is not None:
+        config.bind = [_bind_for(host or "127.0.0.1", 5000 if port is None else port)]
+    if certfile is not None:
+        config.certfile = certfile
+    if keyfile is not None:
+        config.keyfile = keyfile
+    if keep_alive is not None:
+        config.keep_alive_timeout = keep_alive
+    if graceful_timeout is not None:
+        config.graceful_timeout = graceful_timeout
     config.accesslog = "-"
     config.errorlog = "-"
-    config.use_reloader = reload
-    config.workers = workers
 
     if workers == 1 and not reload:
-        sys.exit(trio.run(_serve_in_process, target, config))
+        try:
+            sys.exit(trio.run(_serve_in_process, target, config))
+        except* AppStartupError as group:  # the app has logged its traceback already
+            failure = startup_failure(group)
+            click.echo(f"Error: the app failed to start: {failure}", err=True)
+            sys.exit(WORKER_STARTUP_FAILED)
 
-    # Several workers, or the reloader (which needs a supervisor process to restart the
-    # worker): Hypercorn's supervisor spawns the workers, each importing the app afresh, and
-    # turns SIGINT/SIGTERM into a graceful shutdown of all of them.
+    # Several workers, or the reloader (which restarts the worker): a supervisor in this
+    # process runs the workers, each importing the app afresh (trioquart.serving.supervisor).
+    configure_logging()
     click.echo(
-        f"Serving {target} on http://{config.bind[0]} with {workers} worker"
+        f"Serving {target} on {', '.join(config.bind)} with {workers} worker"
         f"{'s' if workers > 1 else ''}{' and the reloader' if reload else ''}"
         " (press CTRL+C to quit)"
     )
-    sys.exit(hypercorn_run(config))
+    sys.exit(supervise(str(target), config, workers, reload=reload))
 
 
-async def _serve_in_process(target: AppTarget, config: HypercornConfig) -> int:
+def _load_config(spec: str) -> ServerConfig:
+    try:
+        return load_config_file(spec)
+    except (OSError, ValueError, ImportError, AttributeError) as error:
+        raise click.BadParameter(f"cannot load {spec!r}: {error}", param_hint="--config") from None
+
+
+async def _serve_in_process(target: AppTarget, config: ServerConfig) -> int:
     """Serve one worker in this process; the exit code is returned.
 
-    For a single worker this beats Hypercorn's supervisor (``hypercorn.run.run`` with
-    ``workers=1``): that spawns a child process which imports the app a second time, and it
-    exits 0 even if the worker crashed. Here a crash raises, so the exit code is non-zero, and
-    the URL printed is the one actually bound (useful with ``--port 0``).
-
-    ``hypercorn.run.run`` with ``workers=0`` would run in-process too, but it stops only on
-    SIGINT, and then by raising KeyboardInterrupt wherever the code happens to be. Catching
-    the signals instead and firing Hypercorn's ``shutdown_trigger`` gives the same graceful
-    stop for SIGINT and SIGTERM: new connections are refused, requests in flight get
-    ``graceful_timeout`` seconds, and then the lifespan shutdown (``after_serving``) runs.
+    Signals are caught rather than left to raise KeyboardInterrupt wherever the code
+    happens to be: the first SIGINT or SIGTERM fires the server's ``shutdown_trigger``,
+    which is the graceful stop (see :mod:`trioquart.serving.worker`); a second one cancels
+    everything and the exit code is 1.
     """
     stop = trio.Event()
     forced = False
@@ -211,18 +278,12 @@ async def _serve_in_process(target: AppTarget, config: HypercornConfig) -> int:
             async def serve_then_stop_watching(
                 task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
             ) -> None:
-                await serve(
-                    target.app,
-                    config,
-                    shutdown_trigger=stop.wait,
-                    mode="asgi",
-                    task_status=task_status,
-                )
+                await serve(target.app, config, shutdown_trigger=stop.wait, task_status=task_status)
                 nursery.cancel_scope.cancel()
 
             nursery.start_soon(watch_signals)
-            binds: list[str] = await nursery.start(serve_then_stop_watching)
-            click.echo(f"Serving {target} on {binds[0]} (press CTRL+C to quit)")
+            bound: list[str] = await nursery.start(serve_then_stop_watching)
+            click.echo(f"Serving {target} on {', '.join(bound)} (press CTRL+C to quit)")
     return 1 if forced else 0
 
 

@@ -25,7 +25,7 @@ import trio
 from hypercorn.trio.lifespan import Lifespan
 from hypercorn.trio.statsd import StatsdLogger
 from hypercorn.trio.worker_context import WorkerContext
-from hypercorn.utils import LifespanTimeoutError, repr_socket_addr, wrap_app
+from hypercorn.utils import LifespanFailureError, LifespanTimeoutError, repr_socket_addr, wrap_app
 
 from .config import apply_app_limits
 from .connection import Connection, OpenConnections
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from ..typing import ASGIApp
 
-__all__ = ["serve"]
+__all__ = ["AppStartupError", "serve"]
 
 #: After the graceful timeout, the connections still open are cancelled; this much later,
 #: any whose socket is still held (a shielded send to a client that reads nothing) is closed.
@@ -55,8 +55,9 @@ async def serve(
     """Serve ``app`` until ``shutdown_trigger`` returns, then shut down gracefully.
 
     ``task_status.started`` reports the URLs bound (``["http://127.0.0.1:43123"]``) once
-    the lifespan startup is complete and the sockets listen. ``sockets`` are sockets the
-    caller made (a supervisor shares its sockets with its workers); without them the
+    the lifespan startup is complete and the sockets listen; a failed startup raises
+    :class:`AppStartupError` before any socket is opened. ``sockets`` are sockets the caller
+    made (a supervisor shares its sockets with its workers); without them the
     config's binds are opened here. Cancelling ``serve`` stops at once, without the
     graceful shutdown or the lifespan's.
     """
@@ -158,20 +159,44 @@ def _listeners(
     return listeners, binds
 
 
-class ServerLifespan(Lifespan):
-    """Hypercorn's lifespan driver, for apps that return from the lifespan scope too.
+class AppStartupError(LifespanFailureError):
+    """The app reported ``lifespan.startup.failed``; :attr:`message` is what it said."""
 
-    The ASGI spec lets an app without a lifespan return (or raise) when it is called with
-    the lifespan scope, and the server goes on without one; Hypercorn's trio worker
-    crashes on the return. A shutdown that takes too long is reported as a shutdown
-    timeout (Hypercorn says "startup").
+    def __init__(self, message: str) -> None:
+        super().__init__("startup", message)
+        self.message = message
+
+
+class ServerLifespan(Lifespan):
+    """Hypercorn's lifespan driver, with the failures told apart.
+
+    - A failed startup (``lifespan.startup.failed``) is raised by :meth:`wait_for_startup`,
+      in the task that serves, before any socket is opened. (Hypercorn raises it in the
+      lifespan's task, and the server has already reported itself started by the time the
+      error tears it down.)
+    - The ASGI spec lets an app without a lifespan return when it is called with the
+      lifespan scope, and the server goes on without one; Hypercorn's trio worker crashes on
+      the return.
+    - A shutdown that takes too long is reported as a shutdown timeout (Hypercorn says
+      "startup").
     """
+
+    startup_failure: str | None = None
+
+    async def asgi_send(self, message: Any) -> None:
+        if message["type"] == "lifespan.startup.failed":
+            self.startup_failure = message.get("message", "")
+            self.startup.set()
+            return
+        await super().asgi_send(message)
 
     async def wait_for_startup(self) -> None:
         try:
             await super().wait_for_startup()
         except trio.ClosedResourceError:
             self.supported = False  # the app returned: it has no lifespan
+        if self.startup_failure is not None:
+            raise AppStartupError(self.startup_failure)
 
     async def wait_for_shutdown(self) -> None:
         try:
