@@ -8,6 +8,7 @@ import base64
 import os
 
 import trio
+from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import FrameProtocol, Opcode
 
 __all__ = ["RawWebsocket", "upgrade_request"]
@@ -55,6 +56,13 @@ class RawWebsocket:
                 break
             self._head += chunk
         head, _, rest = self._head.partition(b"\r\n\r\n")
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"sec-websocket-extensions":
+                # The server agreed to compress: frames both ways go through deflate now.
+                deflate = PerMessageDeflate()
+                deflate.finalize(value.decode().strip())
+                self.frames = FrameProtocol(client=True, extensions=[deflate])
         self.frames.receive_bytes(rest)
         return head
 

@@ -197,11 +197,14 @@ class WebsocketStream(WSStream):
     async def _handle_events(self) -> None:
         for event in self.connection.events():
             if isinstance(event, Message):
+                if self.connection.state is not ConnectionState.OPEN:
+                    continue  # closing: the rest of what the client sends is dropped unread
                 try:
                     self.buffer.extend(event)
                 except FrameTooLargeError:
+                    self.buffer.clear()
                     await self._send_close(CloseReason.MESSAGE_TOO_BIG.value, "")
-                    break
+                    continue
                 if event.message_finished:
                     assert self.app_put is not None
                     await self.app_put(self.buffer.to_message())

@@ -92,8 +92,9 @@ def make_test_config(host: str, port: int, **overrides: Any) -> ServerConfig:
 def _watch_startup(app: ASGIApp, startup_failed: trio.Event) -> ASGIApp:
     """Wrap ``app`` so that a ``lifespan.startup.failed`` it sends sets ``startup_failed``.
 
-    The server may still report its sockets through ``task_status`` when the startup fails,
-    a moment before the failure tears it down; without this a test
+    Needed for Hypercorn's own server only (trioquart's raises the failure before it reports
+    its sockets): Hypercorn's trio worker still reports its sockets through ``task_status``
+    when the startup fails, a moment before the failure tears it down; without this a test
     block could start running against a server that never properly started.
     """
 
@@ -149,13 +150,17 @@ async def serve_app(
     shutdown = trio.Event()
     startup_failed = trio.Event()
     body_error: BaseException | None = None
-    serve: Any = trioquart_serve if server == "trioquart" else partial(hypercorn_serve, mode="asgi")
+    serve: Any = trioquart_serve
+    served = app  # trioquart's server reads the app's limits from it: not wrapped
+    if server == "hypercorn":
+        serve = partial(hypercorn_serve, mode="asgi")
+        served = _watch_startup(app, startup_failed)
     async with trio.open_nursery() as nursery:
         binds: list[str] = await nursery.start(
             partial(
                 serve,
                 # Hypercorn types scopes and messages as TypedDicts; ours are plain dicts.
-                cast("Framework", _watch_startup(app, startup_failed)),
+                cast("Framework", served),
                 config,
                 shutdown_trigger=shutdown.wait,
             )
