@@ -218,6 +218,7 @@ class HTTPConnection(WatchesHandlerWaits):
         """Run the handler in the request's nursery and send what must be sent while it is
         open (a streamed body). The response to finish, or None if it was cut short."""
         response: Response | None = None
+        failure: BaseExceptionGroup | None = None
         try:
             try:
                 async with trio.open_nursery() as nursery:
@@ -237,7 +238,12 @@ class HTTPConnection(WatchesHandlerWaits):
             finally:
                 self._nursery = None  # closed: no watcher or deadline from here on
         except BaseExceptionGroup as group:
-            response = await self.handle_error_group(ctx, group)
+            failure = group
+        if failure is not None:
+            # Handled after the except block: inside it, the error chosen from the group
+            # would be raised again with the group as its context, and its traceback logged
+            # twice (in the group, then on its own).
+            response = await self.handle_error_group(ctx, failure)
             if response is not None:
                 with trio.CancelScope() as scope:
                     await self.send_stream(response, scope)

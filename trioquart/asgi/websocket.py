@@ -138,6 +138,7 @@ class WebsocketConnection(WatchesHandlerWaits):
             ctx = app.websocket_context(websocket)
             await ctx.push()
             try:
+                failure: BaseExceptionGroup | None = None
                 try:
                     async with trio.open_nursery() as nursery:
                         self._nursery = nursery
@@ -149,7 +150,11 @@ class WebsocketConnection(WatchesHandlerWaits):
                         await self.finish(ctx, response)
                         nursery.cancel_scope.cancel()
                 except BaseExceptionGroup as group:
-                    await self.handle_error_group(ctx, group)
+                    failure = group
+                if failure is not None:
+                    # After the except block, so the chosen error is not logged twice (see
+                    # HTTPConnection.respond).
+                    await self.handle_error_group(ctx, failure)
             finally:
                 await ctx.pop(ctx.unhandled_error)
         except BaseException as error:
