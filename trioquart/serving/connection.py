@@ -13,8 +13,9 @@ work; this module runs it for one TCP (or TLS) connection, as Hypercorn's trio
   messages for the app once it has returned, so a request body the app never read cannot
   hold up the connection.
 - A request with more header fields or header bytes than the server allows is answered
-  431 before the app is called; a websocket's stream gets trioquart's guarantees
-  (:mod:`trioquart.serving.websocket`).
+  431 before the app is called. Each stream gets trioquart's guarantees: a request's
+  access line is written once (:mod:`trioquart.serving.http`), a websocket's are in
+  :mod:`trioquart.serving.websocket`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from hypercorn.typing import ConnectionState
 from hypercorn.utils import parse_socket_addr
 
 from .config import ServerConfig
+from .http import HTTPStream
 from .websocket import WebsocketStream
 
 if TYPE_CHECKING:
@@ -180,11 +182,13 @@ class ConnectionTaskGroup(TaskGroup):
         self, app: Any, config: Config, scope: Any, send: Any
     ) -> Callable[[Any], Awaitable[None]]:
         kind = scope["type"]
-        if kind == "websocket":
+        if kind == "http":
+            HTTPStream.take_over(send.__self__)
+            if (refusal := refuse_headers(scope, config)) is not None:
+                await config.log.warning("Refused a request from %s: %s", _client(scope), refusal)
+                app = answer_431
+        elif kind == "websocket":
             WebsocketStream.take_over(send.__self__, self.open.websockets)
-        elif kind == "http" and (refusal := refuse_headers(scope, config)) is not None:
-            await config.log.warning("Refused a request from %s: %s", _client(scope), refusal)
-            app = answer_431
         to_app, messages = trio.open_memory_channel[Any](config.max_app_queue_size)
         assert self._nursery is not None
         self._nursery.start_soon(run_app, app, config, scope, messages, send)
