@@ -175,6 +175,11 @@ def main() -> None:
     help="A Hypercorn configuration: FILE.toml, FILE.py or python:MODULE. The options above"
     " take precedence over it.",
 )
+@click.option(
+    "--access-log/--no-access-log",
+    default=None,
+    help="Log each request to stdout.  [default: on, or as --config says]",
+)
 @click.option("--reload", is_flag=True, help="Restart the server when a source file changes.")
 @click.option(
     "--workers",
@@ -193,6 +198,7 @@ def run(
     keep_alive: float | None,
     graceful_timeout: float | None,
     config_file: str | None,
+    access_log: bool | None,
     reload: bool,
     workers: int,
 ) -> None:
@@ -218,8 +224,10 @@ def run(
         config.keep_alive_timeout = keep_alive
     if graceful_timeout is not None:
         config.graceful_timeout = graceful_timeout
-    config.accesslog = "-"
-    config.errorlog = "-"
+    if access_log is not None or config_file is None:
+        config.accesslog = "-" if access_log is not False else None
+    if config_file is None:
+        config.errorlog = "-"
 
     if workers == 1 and not reload:
         try:

@@ -122,13 +122,17 @@ class CliServer:
 
 @asynccontextmanager
 async def cli_server(
-    tmp_path: Path, *options: str, source: str = APP_SOURCE, ready_path: str | None = "/health"
+    tmp_path: Path,
+    *options: str,
+    source: str = APP_SOURCE,
+    ready_path: str | None = "/health",
+    port: int | None = None,
 ) -> AsyncIterator[CliServer]:
     """Run ``python -m trioquart.cli run served_app:app --port P OPTIONS`` in ``tmp_path``
     until it answers ``ready_path`` (at once if None); the process is killed on exit if it
     still runs."""
     (tmp_path / "served_app.py").write_text(source)
-    port = free_port()
+    port = free_port() if port is None else port
     marker = tmp_path / "after_serving.txt"
     out_path, err_path = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     command = [sys.executable, "-m", "trioquart.cli", "run", "served_app:app"]
