@@ -17,7 +17,8 @@ as trioquart runs every request: what that structure costs before any framework 
 
 Each app is built on first use (``get_app(name)``), so a process that measures one framework
 imports only that framework. Hypercorn loads them (from the repository root) as
-``hypercorn -k trio "benchmarks.apps:get_app('starlette')"``.
+``hypercorn -k trio "benchmarks.apps:get_app('starlette')"``, and ``trioquart run`` (which
+takes ``MODULE:ATTRIBUTE`` only) as ``trioquart run benchmarks.served:starlette``.
 """
 
 from __future__ import annotations
@@ -283,3 +284,10 @@ def hypercorn_target(name: str) -> str:
     """The application path to give ``hypercorn`` (run from the repository root)."""
     get_app(name)  # fail early on an unknown name
     return f"benchmarks.apps:get_app({name!r})"
+
+
+def trioquart_run_target(name: str) -> str:
+    """The ``MODULE:ATTRIBUTE`` to give ``trioquart run`` (run from the repository root),
+    which takes no call expression: an attribute of :mod:`benchmarks.served`."""
+    get_app(name)  # fail early on an unknown name
+    return f"benchmarks.served:{name.replace('-', '_')}"

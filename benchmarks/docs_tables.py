@@ -3,7 +3,9 @@
     python benchmarks/docs_tables.py benchmarks/results/20261124-084256
 
 reads ``inprocess.json``, ``callgrind.json``, ``server.json`` and ``memory.json`` from that
-directory (those present) and prints the tables, to paste over the "Results" section.
+directory (those present) and prints the tables, to paste over the "Results" section. A
+``server.json`` with both servers gives a table per server and one of ``trioquart run``
+against ``hypercorn -k trio``; one from before the server dimension, Hypercorn's alone.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 NAMES = ("bare", "starlette", "trioquart", "quart-trio")
+SERVER_COMMANDS = {"hypercorn": "hypercorn -k trio -w 1", "trioquart": "trioquart run"}
 WEBSOCKET = "websocket echo"
 
 
@@ -46,6 +49,76 @@ def _met(value: float | None, target: float, at_most: bool) -> str:
     ok = value <= target if at_most else value >= target
     sign = "≤" if at_most else "≥"
     return f"{value:.2f}× ({'met' if ok else 'not met'}: {sign} {target:g}×)"
+
+
+def _server_results(server: dict) -> tuple[dict, dict]:
+    """``server.json``'s results and ratios to the bare app, by server. Before the server
+    dimension (``"servers"`` in the document) they were Hypercorn's alone."""
+    if "servers" in server:
+        return server["results"], server["ratios"]
+    return {"hypercorn": server["results"]}, {"hypercorn": server["ratios"]}
+
+
+def _ratio_with_range(value: float | None, paired: dict | None) -> str:
+    if value is None:
+        return "-"
+    text = f"{value:.2f}×"
+    if paired and paired.get("min") is not None and paired["min"] != paired["max"]:
+        text += f" ({paired['min']:.2f}–{paired['max']:.2f})"
+    return text
+
+
+def _server_comparison(by_server: dict, table: dict, targets: list[list[str]]) -> list[str]:
+    """``trioquart run`` against ``hypercorn -k trio`` per endpoint and app (issue 10); the
+    trioquart app's ratios also go into ``targets``."""
+    rows = []
+    for key, by_name in table.items():
+        where = f"``{key}``" if key != WEBSOCKET else WEBSOCKET
+        for name in NAMES:
+            ratio = by_name.get(name)
+            if ratio is None:
+                continue
+            figures = []
+            for kind in ("hypercorn", "trioquart"):
+                cell = by_server[kind][key][name]
+                figures.append(
+                    "failed"
+                    if cell["error"] or cell["median"] is None
+                    else f"{cell['median']:,.0f} ({cell['cpu_us_median']:,.0f} µs)"
+                )
+            rows.append(
+                [
+                    where,
+                    name,
+                    *figures,
+                    _ratio_with_range(ratio["rate"], ratio.get("rate_paired")),
+                    _ratio_with_range(ratio["cpu"], ratio.get("cpu_paired")),
+                ]
+            )
+            if name == "trioquart":
+                per_cpu = "round trips" if key == WEBSOCKET else "requests"
+                targets.append(
+                    [f"``trioquart run``/Hypercorn {where}: rate", _met(ratio["rate"], 0.95, False)]
+                )
+                targets.append(
+                    [
+                        f"``trioquart run``/Hypercorn {where}: {per_cpu} per CPU second",
+                        _met(ratio["cpu"], 0.95, False),
+                    ]
+                )
+    return [
+        "``trioquart run`` against ``hypercorn -k trio``, the same app under the same load: the "
+        "rate ratio is trioquart run's over Hypercorn's, the CPU ratio Hypercorn's server CPU "
+        "per request over trioquart run's (requests per CPU second relative to Hypercorn's; "
+        "above 1, trioquart run is cheaper); medians, and in brackets the range of the ratio "
+        "repetition by repetition:",
+        "",
+        list_table(
+            ["endpoint", "app", "Hypercorn", "trioquart run", "rate ratio", "CPU ratio"],
+            rows,
+            [3, 2, 3, 3, 3, 3],
+        ),
+    ]
 
 
 def tables(directory: Path) -> str:
@@ -133,30 +206,40 @@ def tables(directory: Path) -> str:
             out += ["", f"Instructions per in-process ``{key}`` (callgrind): {', '.join(parts)}."]
 
     if server:
+        by_server, ratios_by_server = _server_results(server)
         settings = server["settings"]
-        rows = []
-        for key, cells in server["results"].items():
-            row = [f"``{key}``" if key != WEBSOCKET else "websocket echo"]
-            for name in NAMES:
-                cell = cells.get(name)
-                if not cell:
-                    row.append("-")
-                elif cell["error"] or cell["median"] is None:
-                    row.append("failed")
-                else:
-                    row.append(f"{cell['median']:,.0f} ({cell['cpu_us_median']:,.0f} µs)")
-            rows.append(row)
-            ratio = server["ratios"].get(key, {}).get("trioquart/bare")
-            label = "req/s" if key != WEBSOCKET else "round trips/s"
-            where = f"``{key}``" if key != WEBSOCKET else WEBSOCKET
-            targets.append([f"Hypercorn {where}: trioquart/bare {label}", _met(ratio, 0.95, False)])
-        out += [
-            "",
-            f"Through ``hypercorn -k trio -w 1`` (median of {settings['repetitions']}): requests "
-            "or round trips per second, and the server's CPU time per request in brackets:",
-            "",
-            list_table(["endpoint", *NAMES], rows),
-        ]
+        # Hypercorn wrote trioquart run's access log too (the key is missing before that).
+        logged = " --access-logfile -" if settings.get("access_log") else ""
+        for kind, results in by_server.items():
+            rows = []
+            for key, cells in results.items():
+                row = [f"``{key}``" if key != WEBSOCKET else "websocket echo"]
+                for name in NAMES:
+                    cell = cells.get(name)
+                    if not cell:
+                        row.append("-")
+                    elif cell["error"] or cell["median"] is None:
+                        row.append("failed")
+                    else:
+                        row.append(f"{cell['median']:,.0f} ({cell['cpu_us_median']:,.0f} µs)")
+                rows.append(row)
+                if kind == "hypercorn":
+                    ratio = ratios_by_server[kind].get(key, {}).get("trioquart/bare")
+                    label = "req/s" if key != WEBSOCKET else "round trips/s"
+                    where = f"``{key}``" if key != WEBSOCKET else WEBSOCKET
+                    targets.append(
+                        [f"Hypercorn {where}: trioquart/bare {label}", _met(ratio, 0.95, False)]
+                    )
+            out += [
+                "",
+                f"Through ``{SERVER_COMMANDS[kind]}{logged if kind == 'hypercorn' else ''}`` "
+                f"(median of {settings['repetitions']}): requests or round trips per second, "
+                "and the server's CPU time per request in brackets:",
+                "",
+                list_table(["endpoint", *NAMES], rows),
+            ]
+        if server.get("server_ratios"):
+            out += ["", *_server_comparison(by_server, server["server_ratios"], targets)]
 
     if memory:
         results = memory["results"]
@@ -189,10 +272,11 @@ def tables(directory: Path) -> str:
                 ]
             )
 
+    issue_10 = bool(server and server.get("server_ratios"))
     if targets:
         out += [
             "",
-            "Against the targets of issue 5, from the same run:",
+            f"Against the targets of issue{'s 5 and 10' if issue_10 else ' 5'}, from the same run:",
             "",
             list_table(["target", "measured"], targets, [3, 2]),
         ]

@@ -2,7 +2,7 @@
 # Run every benchmark, one after the other, and keep the output:
 #
 #     bash benchmarks/run.sh            # the full suite (under ~10 minutes on 2 cores)
-#     bash benchmarks/run.sh --quick    # a short run (under a minute; no callgrind)
+#     bash benchmarks/run.sh --quick    # a short run (about 1.5 minutes; no callgrind)
 #
 # Environment variables:
 #   BENCH_VENV    the virtualenv to create/use (default benchmarks/.venv)
