@@ -134,6 +134,17 @@ async def test_get_data_and_data() -> None:
     }
 
 
+async def test_get_data_as_text_replaces_invalid_utf8() -> None:
+    app = make_app()
+
+    @app.post("/")
+    async def index() -> str:
+        return await request.get_data(as_text=True)
+
+    response = await app.test_client().post("/", data=b"ok \xff\xfe")
+    assert response.status_code == 200
+    assert await response.get_data(as_text=True) == "ok \ufffd\ufffd"
+
 
 async def test_get_json() -> None:
     app = make_app()
