@@ -67,6 +67,8 @@ async def test_query_string_dict_and_in_path() -> None:
     assert (await response.get_json())["args"] == {"a": ["1"], "many": ["x", "y"], "sp": ["a b"]}
     response = await client.get("/echo?q=%C3%A9")
     assert (await response.get_json())["args"] == {"q": ["é"]}
+    response = await client.get("/echo?q=é&r=Ā")  # text, not yet percent-encoded
+    assert (await response.get_json())["args"] == {"q": ["é"], "r": ["Ā"]}
 
 
 async def test_query_string_in_both_places_is_an_error() -> None:

@@ -82,6 +82,24 @@ async def test_args_headers_and_cookies() -> None:
     }
 
 
+async def test_invalid_utf8_in_the_query_string_stays_percent_encoded() -> None:
+    """werkzeug keeps invalid UTF-8 percent-encoded when it came percent-encoded; raw bytes
+    (which HTTP/2 allows in a query string) are kept the same way instead of a 500."""
+    app = make_app()
+
+    @app.route("/")
+    async def index() -> dict[str, Any]:
+        return {"args": request.args.to_dict(flat=False), "full_path": request.full_path}
+
+    client = app.test_client()
+    for query in (b"q=%ff%fe&%c3=%C3%A9", b"q=\xff\xfe&\xc3=\xc3\xa9"):
+        response = await client.get("/", scope_base={"query_string": query})
+        assert response.status_code == 200
+        data = await response.get_json()
+        assert data["args"] == {"q": ["%FF%FE"], "%C3": ["é"]}
+    assert data["full_path"] == "/?q=%FF%FE&%C3=é"
+
+
 async def test_authorization_from_basic_auth() -> None:
     app = make_app()
 
@@ -114,6 +132,18 @@ async def test_get_data_and_data() -> None:
         "same": True,
         "text": "some é bytes",
     }
+
+
+async def test_get_data_as_text_replaces_invalid_utf8() -> None:
+    app = make_app()
+
+    @app.post("/")
+    async def index() -> str:
+        return await request.get_data(as_text=True)
+
+    response = await app.test_client().post("/", data=b"ok \xff\xfe")
+    assert response.status_code == 200
+    assert await response.get_data(as_text=True) == "ok \ufffd\ufffd"
 
 
 async def test_get_json() -> None:

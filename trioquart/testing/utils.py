@@ -104,7 +104,9 @@ def encode_request(
         server_name = app.config["SERVER_NAME"] or "localhost"
         request_headers["Host"] = f"{subdomain}.{server_name}" if subdomain else server_name
     request_headers.setdefault("User-Agent", "trioquart")
-    return builder.path, builder.query_string.encode("latin-1"), request_headers, body
+    # Text in a query string given with the path goes as UTF-8, as a browser sends it (and
+    # as werkzeug's WSGI test client passes it on); ASCII stays exactly as given.
+    return builder.path, builder.query_string.encode("utf-8"), request_headers, body
 
 
 def make_scope(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 import trio
-from werkzeug.datastructures import Headers
+from werkzeug.datastructures import Headers, MultiDict
 from werkzeug.exceptions import BadRequestKeyError
+from werkzeug.utils import cached_property
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -137,8 +139,29 @@ class ConnectionMixin:
 
     url_rule: Rule | None = None
     view_args: dict[str, Any] | None = None
+    if TYPE_CHECKING:  # werkzeug's request provides them
+        path: str
+        query_string: bytes
+        parameter_storage_class: type[MultiDict[str, str]]
     routing_exception: Exception | None = None
     _nursery: trio.Nursery | None = None
+
+    # werkzeug keeps invalid UTF-8 in the query string percent-encoded (``%FF``) when it
+    # came percent-encoded, but fails on raw bytes, which HTTP/2 lets a client send in a
+    # query string. These two decode raw ones the same way, rather than answering 500.
+
+    @cached_property
+    def args(self) -> MultiDict[str, str]:
+        """The parsed query string; invalid UTF-8 in it stays percent-encoded."""
+        query = self.query_string.decode("utf-8", "werkzeug.url_quote")
+        return self.parameter_storage_class(
+            parse_qsl(query, keep_blank_values=True, errors="werkzeug.url_quote")
+        )
+
+    @cached_property
+    def full_path(self) -> str:
+        """The path and the query string; invalid UTF-8 in it stays percent-encoded."""
+        return f"{self.path}?{self.query_string.decode('utf-8', 'werkzeug.url_quote')}"
 
     @property
     def nursery(self) -> trio.Nursery:

@@ -214,11 +214,12 @@ class Request(ConnectionMixin, SansIORequest):
     async def get_data(
         self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False
     ) -> Any:
-        """The whole body, waiting at most ``BODY_TIMEOUT`` for it (408 after that)."""
+        """The whole body, waiting at most ``BODY_TIMEOUT`` for it (408 after that).
+        ``as_text`` decodes it as UTF-8, replacing invalid bytes (as werkzeug does)."""
         if parse_form_data:
             await self._load_form_data()
         data = await self._read_with_timeout(self.body.read())
-        return data.decode() if as_text else data
+        return data.decode(errors="replace") if as_text else data
 
     @property
     def data(self) -> Awaitable[bytes]:
