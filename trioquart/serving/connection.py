@@ -13,9 +13,10 @@ work; this module runs it for one TCP (or TLS) connection, as Hypercorn's trio
   messages for the app once it has returned, so a request body the app never read cannot
   hold up the connection.
 - A request with more header fields or header bytes than the server allows is answered
-  431 before the app is called. Each stream gets trioquart's guarantees: a request's
-  access line is written once (:mod:`trioquart.serving.http`), a websocket's are in
-  :mod:`trioquart.serving.websocket`.
+  431 before the app is called. HTTP/2 input that Hypercorn's code cannot take is answered
+  per stream (:mod:`trioquart.serving.protocol`). Each stream gets trioquart's guarantees:
+  a request's access line is written once (:mod:`trioquart.serving.http`), a websocket's
+  are in :mod:`trioquart.serving.websocket`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
-from hypercorn.protocol import ProtocolWrapper
 from hypercorn.trio.task_group import TaskGroup
 from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.typing import ConnectionState
@@ -34,6 +34,7 @@ from hypercorn.utils import parse_socket_addr
 
 from .config import ServerConfig
 from .http import HTTPStream
+from .protocol import ConnectionProtocol
 from .websocket import WebsocketStream
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ class Connection(TCPServer):
         stream: trio.SocketStream | trio.SSLStream[trio.SocketStream],
     ) -> None:
         super().__init__(app, config, context, state, stream)  # type: ignore[arg-type]
+        self.protocol: ConnectionProtocol  # type: ignore[assignment]
         self.open = open_connections
         self.peer = "an unknown client"
 
@@ -132,7 +134,7 @@ class Connection(TCPServer):
             self.peer = f"{client[0]}:{client[1]}"
         async with ConnectionTaskGroup(self.open) as task_group:
             self._task_group = task_group
-            self.protocol = ProtocolWrapper(
+            self.protocol = ConnectionProtocol(
                 self.app,
                 self.config,
                 self.context,
