@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,6 +24,7 @@ from trioquart import TrioQuart, abort, websocket
 from trioquart.testing import LiveServer, serve_app
 
 from ..wire import close_client_sockets  # noqa: F401 (a fixture)
+from .cli_server import cli_server
 from .rawws import RawWebsocket, upgrade_request
 
 pytestmark = pytest.mark.usefixtures("close_client_sockets")
@@ -73,7 +75,7 @@ async def pipelined_upgrade(server: LiveServer, path: str) -> bytes:
         await raw.send(upgrade_request(path) + raw.text_frame("early"))
         head = await raw.read_head()
         if head.startswith(b"HTTP/1.1 101"):
-            # The frame sent before the 101 is delivered, not lost.
+            # The frame sent before the 101 is delivered (and echoed), not lost.
             assert await raw.next_frame() == (Opcode.TEXT, "early")
         return head.split(b"\r\n", 1)[0]
     finally:
@@ -184,3 +186,19 @@ async def test_an_app_that_lets_a_base_exception_out_fails_only_its_request() ->
                     response = await client.get("/explode")
                 assert response.status_code == 500
                 await assert_still_serving(server, open_ws)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+async def test_trioquart_run_survives_the_pipelined_upgrade(tmp_path: Path, workers: str) -> None:
+    """The issue's reproduction, through the command line: what ended ``trioquart run``
+    (and every worker of ``--workers 2``) on Hypercorn's worker."""
+    async with cli_server(tmp_path, "--workers", workers) as server:
+        live = LiveServer.from_url(server.url)
+        with trio.fail_after(TIMEOUT):
+            async with open_websocket_url(server.ws_url + "/ws") as open_ws:
+                for _ in range(ATTEMPTS):
+                    assert await pipelined_upgrade(live, "/ws") == b"HTTP/1.1 101 "
+                await assert_still_serving(live, open_ws)
+        server.send_signal()
+        assert await server.wait(10) == 0
+    assert "Traceback" not in server.stderr()
