@@ -46,10 +46,11 @@ class TestApp:
         scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
         await self.app(scope, self._app_inbox.receive, self._app_outbox.send)
 
-    async def _exchange(self, kind: str, timeout: float) -> None:
+    async def _exchange(self, kind: str) -> None:
+        """Send the lifespan ``kind`` message and check the app's reply (the caller bounds
+        the wait)."""
         await self._to_app.send({"type": f"lifespan.{kind}"})
-        with trio.fail_after(timeout):
-            reply = await self._from_app.receive()
+        reply = await self._from_app.receive()
         if reply["type"] == f"lifespan.{kind}.failed":
             raise LifespanError(reply.get("message", ""))
         if reply["type"] != f"lifespan.{kind}.complete":
@@ -60,7 +61,8 @@ class TestApp:
         self._nursery = await self._nursery_manager.__aenter__()
         self._nursery.start_soon(self._run)
         try:
-            await self._exchange("startup", self.startup_timeout)
+            with trio.fail_after(self.startup_timeout):
+                await self._exchange("startup")
         except BaseException as error:
             self._nursery.cancel_scope.cancel()
             await self._close(type(error), error, error.__traceback__)
@@ -74,7 +76,8 @@ class TestApp:
         tb: TracebackType | None,
     ) -> None:
         try:
-            await self._exchange("shutdown", self.shutdown_timeout)
+            with trio.fail_after(self.shutdown_timeout):
+                await self._exchange("shutdown")
         finally:
             await self._close(exc_type, exc, tb)
 
