@@ -6,6 +6,6 @@ worker processes). Why a server loop of trioquart's own, and what it guarantees,
 """
 
 from .config import ServerConfig, apply_app_limits, load_config_file
-from .worker import serve
+from .worker import AppStartupError, serve
 
-__all__ = ["ServerConfig", "apply_app_limits", "load_config_file", "serve"]
+__all__ = ["AppStartupError", "ServerConfig", "apply_app_limits", "load_config_file", "serve"]
