@@ -108,3 +108,28 @@ async def test_https_with_http2(tmp_path: Path, certificate: tuple[trustme.CA, P
         server.send_signal()
         assert await server.wait(10) == 0
     assert [(r.http_version, r.text) for r in responses] == [("HTTP/1.1", "ok"), ("HTTP/2", "ok")]
+
+
+async def test_hypercorn_k_trio_still_serves_a_trioquart_app(tmp_path: Path) -> None:
+    """The other way to serve an app (docs/deployment.rst says what it does not protect)."""
+    (tmp_path / "served_app.py").write_text(
+        "from trioquart import TrioQuart\napp = TrioQuart(__name__)\n\n"
+        "@app.get('/')\nasync def index():\n    return 'served by hypercorn'\n"
+    )
+    port = free_port()
+    command = [sys.executable, "-m", "hypercorn", "-k", "trio", "-b", f"127.0.0.1:{port}"]
+    process = await trio.lowlevel.open_process([*command, "served_app:app"], cwd=tmp_path)
+    try:
+        with trio.fail_after(20):
+            async with httpx.AsyncClient() as client:
+                while True:
+                    try:
+                        response = await client.get(f"http://127.0.0.1:{port}/")
+                        break
+                    except httpx.TransportError:
+                        await trio.sleep(0.1)
+    finally:
+        process.terminate()
+        with trio.fail_after(10):
+            await process.wait()
+    assert response.text == "served by hypercorn"
