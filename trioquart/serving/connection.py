@@ -56,20 +56,6 @@ class OpenConnections:
 
     connections: set[Connection] = attrs.Factory(set)
     websockets: set[WebsocketStream] = attrs.Factory(set)
-    #: Set when the last connection has closed after :meth:`expect_none` was called.
-    all_closed: trio.Event = attrs.Factory(trio.Event)
-    _closing: bool = False
-
-    def expect_none(self) -> None:
-        """From now on, set :attr:`all_closed` as soon as no connection is open."""
-        self._closing = True
-        if not self.connections:
-            self.all_closed.set()
-
-    def discard(self, connection: Connection) -> None:
-        self.connections.discard(connection)
-        if self._closing and not self.connections:
-            self.all_closed.set()
 
 
 class Connection(TCPServer):
@@ -103,7 +89,7 @@ class Connection(TCPServer):
             if passing is not None:
                 raise passing from None
         finally:
-            self.open.discard(self)
+            self.open.connections.discard(self)
             with trio.CancelScope(shield=True) as closing:
                 closing.deadline = trio.current_time() + CLOSE_TIMEOUT
                 await self._close()
