@@ -1,9 +1,9 @@
-"""Websockets through a real Hypercorn trio worker, with trio-websocket as the client.
+"""Websockets through a real server (trioquart's), with trio-websocket as the client.
 
 What only the wire can show: the 101 with its subprotocol and headers, a denial arriving as
-a real HTTP response (``ConnectionRejected``), and the close codes a browser would see.
-(Hypercorn reports 1006 to the app for every close the client starts, so the client's own
-close code reaching the app is tested in-process, in tests/test_websocket.py.)
+a real HTTP response (``ConnectionRejected``), the close codes a browser would see, and the
+client's own close code reaching the app (Hypercorn's own worker reports 1006 for every
+close the client starts).
 """
 
 from __future__ import annotations
@@ -214,3 +214,26 @@ async def test_client_disconnect_cancels_the_handler_and_the_server_keeps_servin
     # The code the client closed with (trio-websocket's default, 1000) reaches the app.
     # (Hypercorn's own worker reports 1006 for every close the client starts.)
     assert sorted(events) == ["handler finally", "task cancelled", "teardown 1000"]
+
+
+async def test_the_clients_close_code_and_reason_reach_the_app() -> None:
+    app = make_app()
+    seen: list[tuple[int | None, str]] = []
+    closed = trio.Event()
+
+    @app.websocket("/listen")
+    async def listen() -> None:
+        try:
+            async for _ in websocket:
+                pass
+        finally:
+            seen.append((websocket.close_code, websocket.close_reason))
+            closed.set()
+
+    with trio.fail_after(TIMEOUT):
+        async with serve_app(app) as server:
+            async with open_websocket_url(server.ws_url + "/listen") as ws:
+                await ws.send_message("hello")
+                await ws.aclose(code=4001, reason="client bye")
+            await closed.wait()
+    assert seen == [(4001, "client bye")]

@@ -142,8 +142,9 @@ class WebsocketStream(WSStream):
     _decided: trio.Event
     #: Set once the stream has closed.
     _ended: trio.Event
-    #: The code and reason of the closing frame the client sent, once it has.
-    _peer_close: tuple[int, str] | None
+    #: The close code and reason the app's disconnect carries: the client's closing frame's,
+    #: or the server's when it closed first for a reason of its own (1009, a bad frame).
+    _close: tuple[int, str] | None
     #: The streams to close at shutdown, shared by the worker's connections.
     _open_streams: set[WebsocketStream]
 
@@ -155,7 +156,7 @@ class WebsocketStream(WSStream):
         assert isinstance(stream, cls)
         stream._decided = trio.Event()
         stream._ended = trio.Event()
-        stream._peer_close = None
+        stream._close = None
         stream._open_streams = open_streams
         return stream
 
@@ -163,8 +164,7 @@ class WebsocketStream(WSStream):
         if self.closed:
             return
         if isinstance(event, Body | Data):
-            state = self.state
-            if state is ASGIWebsocketState.HANDSHAKE:
+            if self.state is ASGIWebsocketState.HANDSHAKE:
                 await self._hold_until_decided(event.data)
             elif self.handshake.accepted:
                 self.connection.receive_data(event.data)
@@ -176,7 +176,8 @@ class WebsocketStream(WSStream):
             self._ended.set()
             self._open_streams.discard(self)
             if self.app_put is not None:
-                await self.app_put({"type": "websocket.disconnect", "code": self._close_code()})
+                code, reason = self._close_code_and_reason()
+                await self.app_put({"type": "websocket.disconnect", "code": code, "reason": reason})
         else:
             await super().handle(event)
 
@@ -187,12 +188,12 @@ class WebsocketStream(WSStream):
             self.connection.receive_data(data)
             await self._handle_events()
 
-    def _close_code(self) -> int:
-        if self._peer_close is not None:
-            return self._peer_close[0]
+    def _close_code_and_reason(self) -> tuple[int, str]:
+        if self._close is not None:
+            return self._close
         if self.state in {ASGIWebsocketState.CLOSED, ASGIWebsocketState.HTTPCLOSED}:
-            return CloseReason.NORMAL_CLOSURE.value
-        return ABNORMAL_CLOSURE
+            return CloseReason.NORMAL_CLOSURE.value, ""  # the app closed or denied first
+        return ABNORMAL_CLOSURE, ""  # the connection dropped without a closing frame
 
     async def _handle_events(self) -> None:
         for event in self.connection.events():
@@ -212,8 +213,8 @@ class WebsocketStream(WSStream):
             elif isinstance(event, Ping):
                 await self._send_wsproto_event(event.response())
             elif isinstance(event, CloseConnection):
-                if self._peer_close is None:
-                    self._peer_close = (event.code, event.reason or "")
+                if self._close is None:
+                    self._close = (event.code, event.reason or "")
                 if self.connection.state is ConnectionState.REMOTE_CLOSING:
                     await self._send_wsproto_event(event.response())
                 elif self.connection.state is ConnectionState.OPEN:
@@ -223,7 +224,7 @@ class WebsocketStream(WSStream):
                 break
 
     async def _send_close(self, code: int, reason: str) -> None:
-        self._peer_close = self._peer_close or (code, reason)
+        self._close = self._close or (code, reason)
         await self._send_wsproto_event(CloseConnection(code=code, reason=reason or None))
 
     async def going_away(self, close_timeout: float) -> None:
