@@ -329,3 +329,27 @@ async def test_a_thousand_websockets_dropped_without_a_close_leave_nothing_behin
                 while open_fds() > fds or count_tasks() > tasks:
                     await trio.sleep(0.05)
             await assert_healthy(server)
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["FIN", "RST"])
+async def test_connections_dropped_mid_request_are_released_at_once(reset: bool) -> None:
+    """Not after the keep-alive timeout: Hypercorn leaves a connection whose client left in
+    the middle of a request head with its keep-alive timer running, and keeps the
+    connection's tasks (and, after a reset, its socket) until the timer runs out, so a client
+    churning connections holds ``rate x keep_alive_timeout`` of them."""
+    with trio.fail_after(TIMEOUT):
+        async with serve_app(make_app(), keep_alive_timeout=30) as server:
+            await assert_healthy(server)
+            await trio.sleep(0.1)
+            fds, tasks = open_fds(), count_tasks()
+            for _ in range(100):
+                stream = await trio.open_tcp_stream(server.host, server.port)
+                await stream.send_all(b"GET /health HTTP/1.1\r\nhos")
+                await trio.sleep(0.001)
+                if reset:
+                    linger = struct.pack("ii", 1, 0)
+                    stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                await stream.aclose()
+            with trio.fail_after(1):  # far less than the 30 s keep-alive timeout
+                while open_fds() > fds or count_tasks() > tasks:
+                    await trio.sleep(0.01)

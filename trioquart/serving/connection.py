@@ -135,6 +135,10 @@ class Connection(TCPServer):
             await self.protocol.initiate()
             await self.idle_task.restart(task_group, self._idle_timeout)
             await self._read_data()
+            # The client has closed its side. Hypercorn leaves the keep-alive timer running,
+            # and the connection (its socket, its tasks) lingers until the timer expires;
+            # what is left to wait for is a request still being answered, if any.
+            await self.idle_task.stop()
 
     def force_close(self) -> None:
         """Close the socket now, waking any task blocked on it (a send to a client that does
