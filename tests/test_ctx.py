@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.lowlevel
 
 from trioquart import (
     TrioQuart,
@@ -336,7 +337,7 @@ async def test_task_in_request_nursery_sees_the_request_and_g() -> None:
         done = trio.Event()
 
         async def task() -> None:
-            await trio.sleep(0)
+            await trio.lowlevel.checkpoint()
             seen["path"] = request.path
             seen["g"] = g.item
             seen["app"] = current_app.name

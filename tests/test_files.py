@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.lowlevel
 from werkzeug.exceptions import NotFound
 from werkzeug.http import http_date, parse_date
 
@@ -33,7 +34,7 @@ async def collect_garbage_after_each_test() -> AsyncIterator[None]:
     warns (an error here) in the test that leaked it."""
     yield
     gc.collect()
-    await trio.sleep(0)
+    await trio.lowlevel.checkpoint()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.lowlevel
 
 from trioquart import Response, TrioQuart, request
 
@@ -21,7 +22,7 @@ async def collect_garbage_after_each_test() -> AsyncIterator[None]:
     request left unclosed (an async generator, a file) warns in the test that leaked it."""
     yield
     gc.collect()
-    await trio.sleep(0)
+    await trio.lowlevel.checkpoint()
 
 
 def make_app(testing: bool = True) -> TrioQuart:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.lowlevel
 import werkzeug.wrappers
 from werkzeug.exceptions import Forbidden, HTTPException, NotFound
 
@@ -150,7 +151,7 @@ async def test_async_generator_is_streamed() -> None:
 async def test_async_generator_with_many_chunks() -> None:
     async def chunks() -> AsyncIterator[str]:
         for number in range(200):
-            await trio.sleep(0)
+            await trio.lowlevel.checkpoint()
             yield f"{number},"
 
     response = await fetch(returning(chunks))
@@ -208,7 +209,7 @@ class Countdown:
         async def __anext__(self) -> bytes:
             if self.current == 0:
                 raise StopAsyncIteration
-            await trio.sleep(0)
+            await trio.lowlevel.checkpoint()
             value = str(self.current).encode()
             self.current -= 1
             return value

@@ -12,6 +12,7 @@ from typing import Any
 import flask
 import pytest
 import trio
+import trio.lowlevel
 from flask.sessions import SecureCookieSession
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from werkzeug.http import parse_date
@@ -521,7 +522,7 @@ class MemorySessionInterface(SessionInterface):
         self._next_id = 0
 
     async def open_session(self, app: TrioQuart, request: Request | Websocket) -> ServerSession:
-        await trio.sleep(0)
+        await trio.lowlevel.checkpoint()
         self.opened += 1
         sid = request.cookies.get("sid")
         if sid is not None and sid in self.store:
@@ -530,7 +531,7 @@ class MemorySessionInterface(SessionInterface):
         return ServerSession(f"s{self._next_id}")
 
     async def save_session(self, app: TrioQuart, session: SessionMixin, response: Response) -> None:
-        await trio.sleep(0)
+        await trio.lowlevel.checkpoint()
         self.saved += 1
         assert isinstance(session, ServerSession)
         if session.accessed:

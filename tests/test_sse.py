@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 import pytest
 import trio
+import trio.lowlevel
 
 from trioquart import TrioQuart, request
 from trioquart.sse import KEEP_ALIVE_COMMENT, ServerSentEvent, event_stream
@@ -273,7 +274,7 @@ async def test_source_sees_the_request_context() -> None:
     @app.get("/events")
     async def events() -> Any:
         async def source() -> AsyncIterator[str]:
-            await trio.sleep(0)
+            await trio.lowlevel.checkpoint()
             yield f"hello {request.args['name']}"
 
         return event_stream(source(), keep_alive=1.0)
@@ -349,7 +350,7 @@ async def test_an_error_in_the_source_breaks_the_stream(
     async def events() -> Any:
         async def source() -> AsyncIterator[Any]:
             yield "fine"
-            await trio.sleep(0)
+            await trio.lowlevel.checkpoint()
             yield 42  # not an event
 
         return event_stream(source(), keep_alive=keep_alive)

@@ -12,6 +12,7 @@ from typing import Any
 import jinja2
 import pytest
 import trio
+import trio.lowlevel
 from blinker import NamedSignal
 from markupsafe import Markup
 
@@ -143,7 +144,7 @@ async def test_context_processors_sync_and_async(tmp_path: Path) -> None:
 
     @app.context_processor
     async def async_processor() -> dict[str, Any]:
-        await trio.sleep(0)
+        await trio.lowlevel.checkpoint()
         return {"from_async": "async"}
 
     @app.route("/p")
@@ -228,7 +229,7 @@ async def test_filters_globals_and_tests(tmp_path: Path) -> None:
 
     @app.template_global("fetch")
     async def fetch_value() -> str:
-        await trio.sleep(0)
+        await trio.lowlevel.checkpoint()
         return "fetched"
 
     @app.template_test()
@@ -397,7 +398,7 @@ async def test_stream_with_context_is_a_pass_through(tmp_path: Path) -> None:
         @stream_with_context
         async def generate() -> AsyncIterator[str]:
             yield "path="
-            await trio.sleep(0)
+            await trio.lowlevel.checkpoint()
             yield request.path
 
         return generate()

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.lowlevel
 from werkzeug.datastructures import FileStorage as WerkzeugFileStorage
 
 from trioquart import TrioQuart, request
@@ -26,7 +27,7 @@ async def collect_garbage_after_each_test() -> AsyncIterator[None]:
     open warns (an error here) in the test that leaked it."""
     yield
     gc.collect()
-    await trio.sleep(0)
+    await trio.lowlevel.checkpoint()
 
 
 def make_app() -> TrioQuart:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.lowlevel
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import BadRequest, Conflict, Forbidden
 
@@ -453,7 +454,7 @@ async def test_teardown_sees_the_client_close_while_the_handler_waits_elsewhere(
 
     @app.teardown_websocket
     async def teardown(exc: BaseException | None) -> None:
-        await trio.sleep(0)
+        await trio.lowlevel.checkpoint()
         events.append((websocket.close_code, websocket.close_reason, websocket.state))
 
     @app.websocket("/ws")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.lowlevel
 
 from trioquart import Response, TrioQuart, abort, g, has_request_context, request
 from trioquart.testing import IncompleteResponseError
@@ -468,7 +469,7 @@ def app_with_a_lingering_task(events: list[str]) -> TrioQuart:
                 events.append("child cancelled")
 
         request.nursery.start_soon(lingering)
-        await trio.sleep(0)  # a wait outside the connection's I/O: the watcher runs
+        await trio.lowlevel.checkpoint()  # a wait outside the connection's I/O: the watcher runs
         return "whole"
 
     return app
@@ -510,7 +511,7 @@ async def test_error_handler_may_stream_its_response() -> None:
     async def on_key_error(error: KeyError) -> Response:
         async def chunks() -> AsyncIterator[bytes]:
             yield b"handled "
-            await trio.sleep(0)
+            await trio.lowlevel.checkpoint()
             yield error.args[0].encode()
 
         return Response(chunks(), status=418)
