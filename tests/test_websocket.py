@@ -17,6 +17,7 @@ from werkzeug.exceptions import BadRequest, Conflict, Forbidden
 
 from trioquart import (
     Blueprint,
+    CloseWebsocket,
     Response,
     TrioQuart,
     WebsocketDisconnectedError,
@@ -1164,6 +1165,66 @@ async def test_server_error_after_accept_closes_with_1011() -> None:
 
     code, _ = await close_of(app)
     assert code == 1011
+
+
+async def test_close_websocket_raised_after_accept_closes_with_its_code_unlogged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = make_app()  # testing: other errors would propagate to the test client
+
+    @app.websocket("/ws")
+    async def handler() -> None:
+        await websocket.accept()
+        raise CloseWebsocket(1008, "token expired")
+
+    with caplog.at_level(logging.WARNING):
+        assert await close_of(app) == (1008, "token expired")
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_close_websocket_from_a_nursery_task_closes_with_its_code() -> None:
+    app = make_app()
+
+    async def watchdog() -> None:
+        await trio.sleep(0)
+        raise CloseWebsocket(1013, "Try Again Later")
+
+    @app.websocket("/ws")
+    async def handler() -> None:
+        await websocket.accept()
+        websocket.nursery.start_soon(watchdog)
+        await trio.sleep_forever()
+
+    assert await close_of(app) == (1013, "Try Again Later")
+
+
+async def test_close_websocket_before_accept_denies_with_403() -> None:
+    app = make_app()
+
+    @app.websocket("/ws")
+    async def handler() -> None:
+        raise CloseWebsocket(1008)
+
+    with trio.fail_after(TIMEOUT):
+        with pytest.raises(WebsocketResponseError) as info:
+            async with app.test_client().websocket("/ws"):
+                pass
+    assert info.value.response.status_code == 403
+
+
+async def test_an_error_handler_for_close_websocket_takes_precedence() -> None:
+    app = make_app()
+
+    @app.errorhandler(CloseWebsocket)
+    async def closing(error: CloseWebsocket) -> Any:
+        return "handled", 409
+
+    @app.websocket("/ws")
+    async def handler() -> None:
+        await websocket.accept()
+        raise CloseWebsocket(1008)
+
+    assert (await close_of(app))[0] == 4409
 
 
 async def test_app_close_reaches_the_client_with_code_and_reason() -> None:

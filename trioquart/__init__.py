@@ -55,7 +55,12 @@ from .templating import (
 from .typing import ResponseReturnValue
 from .views import MethodView, View
 from .wrappers import ClientDisconnectedError, Request, Response
-from .wrappers.websocket import Websocket, WebsocketDisconnectedError, WebsocketState
+from .wrappers.websocket import (
+    CloseWebsocket,
+    Websocket,
+    WebsocketDisconnectedError,
+    WebsocketState,
+)
 
 __version__ = "0.1.0.dev0"
 
@@ -63,6 +68,7 @@ __all__ = [
     "AppContext",
     "Blueprint",
     "ClientDisconnectedError",
+    "CloseWebsocket",
     "Config",
     "Markup",
     "MethodView",

@@ -39,7 +39,7 @@ from .sessions import SecureCookieSessionInterface, SessionInterface
 from .templating import Environment
 from .wrappers.request import Request
 from .wrappers.response import Response
-from .wrappers.websocket import Websocket, WebsocketDisconnectedError
+from .wrappers.websocket import CloseWebsocket, Websocket, WebsocketDisconnectedError
 
 if TYPE_CHECKING:
     from flask.sessions import SessionMixin
@@ -578,6 +578,9 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         """An unhandled error in a websocket: logged, then a 500 denial (or a 1011 close
         once accepted). Propagated instead to the in-process test client when asked."""
         ctx.unhandled_error = error
+        if isinstance(error, CloseWebsocket):
+            # A deliberate close (see CloseWebsocket): no 500, no log line, no propagation.
+            return await self.finalize_websocket(ctx, None, from_error_handler=True)
         await signals.send(signals.got_websocket_exception, self, exception=error)
         if ctx.websocket.scope.get("trioquart.propagate_exceptions") and self.propagate_exceptions:
             raise error

@@ -41,7 +41,7 @@ from werkzeug.datastructures import Headers
 from .. import signals
 from ..errors import belongs_to_server, holds_interrupt, strip_cancelled
 from ..wrappers.base import headers_for_scope, url_parts_from_scope
-from ..wrappers.websocket import WebsocketDisconnectedError, WebsocketState
+from ..wrappers.websocket import CloseWebsocket, WebsocketDisconnectedError, WebsocketState
 from .driving import WatchesHandlerWaits, run_asking_at_each_wait
 from .turns import Turn
 
@@ -180,7 +180,9 @@ class WebsocketConnection(WatchesHandlerWaits):
             )
         elif self.state is WebsocketState.ACCEPTED:
             code, reason = 1000, ""
-            if ctx.unhandled_error is not None:
+            if isinstance(ctx.unhandled_error, CloseWebsocket):
+                code, reason = ctx.unhandled_error.code, ctx.unhandled_error.reason
+            elif ctx.unhandled_error is not None:
                 code, reason = 1011, "Internal Server Error"
             elif ctx.handled_error is not None and response is not None:
                 code, reason = close_code_for(response)

@@ -50,6 +50,21 @@ class WebsocketDisconnectedError(ClientDisconnectedError):
         self.reason = reason
 
 
+class CloseWebsocket(Exception):  # noqa: N818 -- named for what raising it does
+    """Raised from a websocket handler, or a task in its nursery, to end the websocket
+    with ``code`` and ``reason`` instead of the 1011 an unhandled error gets.
+
+    It is a deliberate end, not a failure, so it is not logged as an error (whoever raises
+    it says why, once). Before the handshake is accepted it denies it with a 403. An error
+    handler registered for the class, or a subclass, still takes precedence.
+    """
+
+    def __init__(self, code: int, reason: str = "") -> None:
+        super().__init__(f"Closing the websocket with {code} {reason}".rstrip())
+        self.code = code
+        self.reason = reason
+
+
 class WebsocketChannel(Protocol):
     """What :class:`Websocket` needs from its connection."""
 
