@@ -262,7 +262,7 @@ class Broadcast:
             finally:
                 state.hub.remove(subscriber)
         if subscriber.too_slow and subscriber.cancel_scope.cancelled_caught:
-            raise SubscriberTooSlow(channel, subscriber.buffer_size)
+            raise SubscriberTooSlow(channel, subscriber.buffer_size) from None
 
     def health(self) -> BroadcastHealth:
         """The state a health check reports (see :class:`BroadcastHealth`)."""
