@@ -1,16 +1,15 @@
-"""The websocket examples (``examples/auth_websocket.py``, ``examples/chat.py``) through a
-real Hypercorn server, with trio-websocket as the client."""
+"""The websocket example ``examples/auth_websocket.py`` through a real server, with
+trio-websocket as the client. (The chat example has its own tests: test_chat_example.py.)"""
 
 from __future__ import annotations
 
 import base64
 
-import httpx
 import pytest
 import trio
 from trio_websocket import ConnectionRejected, open_websocket_url
 
-from examples import auth_websocket, chat
+from examples import auth_websocket
 from tests.wire import close_client_sockets  # noqa: F401 (a fixture)
 from trioquart.testing import serve_app
 
@@ -47,45 +46,3 @@ async def test_auth_example_echoes_with_valid_credentials() -> None:
                 assert await ws.get_message() == "hello"
                 await ws.send_message(b"\x01\x02")
                 assert await ws.get_message() == b"\x01\x02"
-
-
-async def test_chat_example_serves_its_page() -> None:
-    with trio.fail_after(TIMEOUT):
-        async with serve_app(chat.app) as server:
-            async with httpx.AsyncClient(base_url=server.url) as client:
-                response = await client.get("/")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/html")
-    assert "new WebSocket(url)" in response.text
-
-
-async def test_chat_example_fans_a_message_out_to_every_member() -> None:
-    with trio.fail_after(TIMEOUT):
-        async with serve_app(chat.app) as server:
-            async with (
-                open_websocket_url(server.ws_url + "/ws?name=ann") as ann,
-                open_websocket_url(server.ws_url + "/ws?name=bob") as bob,
-            ):
-                await ann.send_message("hi bob")
-                assert await ann.get_message() == "ann: hi bob"
-                assert await bob.get_message() == "ann: hi bob"
-                await bob.send_message("hi ann")
-                assert await bob.get_message() == "bob: hi ann"
-                assert await ann.get_message() == "bob: hi ann"
-    assert not chat.room.members  # everyone left
-
-
-async def test_chat_example_is_not_stalled_by_a_client_that_does_not_read() -> None:
-    # Messages big enough that the slow client's socket buffers fill up: from then on, a
-    # room that waited for its members would stop, and the fast client would hear nothing.
-    count, size = 200, 128 * 1024
-    with trio.fail_after(TIMEOUT):
-        async with serve_app(chat.app) as server:
-            async with (
-                open_websocket_url(server.ws_url + "/ws?name=slow"),  # never reads
-                open_websocket_url(server.ws_url + "/ws?name=fast") as fast,
-            ):
-                for index in range(count):
-                    text = f"{index:04d}" + "x" * size
-                    await fast.send_message(text)
-                    assert await fast.get_message() == f"fast: {text}"
