@@ -1,0 +1,2 @@
+"""Tests in a real browser: headless Chromium through Selenium (installed by
+``.ci/install-services``)."""
