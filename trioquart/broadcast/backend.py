@@ -43,6 +43,10 @@ class Backend(Protocol):
     def connected(self) -> bool: ...
 
     @property
+    def healthy(self) -> bool:
+        """False once an outage has lasted longer than its limit."""
+
+    @property
     def down_for(self) -> float | None: ...
 
 

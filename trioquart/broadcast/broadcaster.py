@@ -279,13 +279,11 @@ class Broadcast:
                 channels=len(hub.topics),
                 subscribers=hub.subscriber_count,
             )
-        down_for = backend.down_for
-        limit = float(state.app.config["BROADCAST_OUTAGE_LIMIT"])
         return BroadcastHealth(
-            healthy=down_for is None or down_for < limit,
+            healthy=backend.healthy,
             connected=backend.connected,
             backend=backend.name,
-            down_for=down_for,
+            down_for=backend.down_for,
             channels=len(hub.topics),
             subscribers=hub.subscriber_count,
         )

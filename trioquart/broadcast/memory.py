@@ -19,6 +19,7 @@ class MemoryBackend:
 
     name = "memory"
     connected = True
+    healthy = True
     down_for = None
 
     def __init__(self, hub: Hub, replay: int = 0) -> None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -87,6 +88,18 @@ def describe(error: BaseException) -> str:
     if isinstance(error, BaseExceptionGroup):
         return "; ".join(describe(member) for member in error.exceptions)
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def coredis_backlog(pubsub: Any) -> Callable[[], int]:
+    """A function counting the messages coredis holds for ``pubsub``'s reader: its
+    connection's push queue and the PubSub's own queue, both unbounded (coredis 6.9
+    internals, checked by the tests, so an upgrade that renames them fails loudly)."""
+    queues = (pubsub.connection._push_message_buffer_in, pubsub._send_stream)
+
+    def backlog() -> int:
+        return sum(queue.statistics().current_buffer_used for queue in queues)
+
+    return backlog
 
 
 class RedisBackend:
@@ -161,6 +174,11 @@ class RedisBackend:
             return None
         return trio.current_time() - self._down_since
 
+    @property
+    def healthy(self) -> bool:
+        """False once the current outage has lasted ``outage_limit`` seconds."""
+        return not self._check_outage()
+
     def _came_up(self) -> None:
         if self._ever_connected:
             logger.warning(
@@ -200,11 +218,18 @@ class RedisBackend:
                 reason,
             )
 
-    def _check_outage(self) -> None:
+    async def _watch_outages(self) -> None:
+        """Say loudly, once per outage, when it passes ``outage_limit``."""
+        while True:
+            await trio.sleep(min(1.0, self.outage_limit / 4))
+            self._check_outage()
+
+    def _check_outage(self) -> bool:
+        """Whether the current outage has passed the limit; logs it the first time."""
         down_for = self.down_for
-        if down_for is not None and down_for >= self.outage_limit:
-            if self._outage_limit_logged:
-                return
+        if down_for is None or down_for < self.outage_limit:
+            return False
+        if not self._outage_limit_logged:
             self._outage_limit_logged = True
             logger.error(
                 "Broadcast: Redis at %s has been unreachable for %.0f s"
@@ -213,6 +238,7 @@ class RedisBackend:
                 redacted(self.url),
                 down_for,
             )
+        return True
 
     # ---- the connection loop ------------------------------------------------------------
 
@@ -222,6 +248,7 @@ class RedisBackend:
         whose Redis is up starts with its subscriptions live."""
         async with self._client, self._subscriber_client, trio.open_nursery() as nursery:
             nursery.start_soon(self._keep_connected)
+            nursery.start_soon(self._watch_outages)
             with trio.move_on_after(self.connect_timeout):
                 await self._first_attempt.wait()
             task_status.started()
@@ -249,7 +276,6 @@ class RedisBackend:
             if self.connected:
                 delay = FIRST_DELAY  # it was connected: start the back-off afresh
             self._went_down(reason)
-            self._check_outage()
             await trio.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, self.reconnect_max_delay)
 
@@ -273,7 +299,7 @@ class RedisBackend:
 
     async def _read(self, pubsub: Any) -> None:
         """Hand every message to the hub (which never waits) and watch coredis's backlog."""
-        backlog = pubsub._receive_stream.statistics  # see BACKLOG_LIMIT
+        backlog = coredis_backlog(pubsub)
         probe = self._probe_channel.encode()
         prefix = self._channel_prefix.encode()
         deliver = self.hub.deliver
@@ -285,7 +311,7 @@ class RedisBackend:
                 deliver(decode(channel[len(prefix) :].decode(), message["data"]))
             elif channel == probe and message["data"].decode() == self._probe_expected:
                 self._probe_back.set()
-            if backlog().current_buffer_used > BACKLOG_LIMIT:
+            if backlog() > BACKLOG_LIMIT:
                 raise SubscriptionLostError(
                     f"fell {BACKLOG_LIMIT} messages behind Redis; dropping the connection"
                 )
