@@ -49,7 +49,7 @@ async def wait_until_ready(ws: WebSocketConnection) -> None:
     assert await next_event(ws) == {"type": "ready"}
 
 
-async def subscribers(module: ModuleType, count: int) -> None:
+async def wait_for_subscribers(module: ModuleType, count: int) -> None:
     """Wait (bounded by the caller's timeout) until the app has ``count`` subscribers."""
     while module.broadcast.health().subscribers != count:
         await trio.sleep(0.01)
@@ -123,7 +123,7 @@ async def test_a_message_fans_out_to_every_member_as_json() -> None:
                 await bob.send_message("hi ann")
                 for member in (ann, bob, cy):
                     assert await next_event(member) == said("bob", "hi ann")
-            await subscribers(chat, 0)  # everyone left: no subscription is left behind
+            await wait_for_subscribers(chat, 0)  # everyone left: no subscription is left behind
 
 
 async def test_a_message_said_right_after_ready_is_not_missed() -> None:
@@ -158,7 +158,7 @@ async def test_a_message_said_right_after_ready_on_another_worker_is_not_missed(
                         await host.send_message(f"welcome {index}")
                         assert await next_event(guest) == said("host", f"welcome {index}")
                         assert await next_event(host) == said("host", f"welcome {index}")
-                    await subscribers(second, 0)
+                    await wait_for_subscribers(second, 0)
 
 
 async def test_markup_and_odd_text_arrive_unchanged() -> None:
@@ -227,7 +227,7 @@ async def test_a_client_that_does_not_read_is_ended_with_1013_not_the_room() -> 
                     assert await next_event(fast) == said("fast", text)
                     sent += 1
                 assert sent < most, "the slow client was never ended"
-                await subscribers(chat, 1)
+                await wait_for_subscribers(chat, 1)
                 for index in range(sent, 2 * sent):
                     text = f"{index:04d}" + "x" * size
                     await fast.send_message(text)
