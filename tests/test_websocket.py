@@ -1186,7 +1186,7 @@ async def test_close_websocket_from_a_nursery_task_closes_with_its_code() -> Non
     app = make_app()
 
     async def watchdog() -> None:
-        await trio.sleep(0)
+        await trio.lowlevel.checkpoint()
         raise CloseWebsocket(1013, "Try Again Later")
 
     @app.websocket("/ws")
