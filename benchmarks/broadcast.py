@@ -806,29 +806,39 @@ def rst_table(rows: list[dict[str, Any]]) -> str:
     header = [
         "backend",
         "clients",
+        "window",
         "deliveries/s",
         "latency p50 / p99",
         "lost",
         "server CPU per delivery",
+        "Redis CPU per message",
         "load generator CPU",
     ]
     lines = [".. list-table::", "   :header-rows: 1", ""]
     lines.append("   * - " + "\n     - ".join(header))
     for row in rows:
+        label, clients = LABELS[row["backend"]], f"{row['clients']:,}"
         if row.get("error"):
-            cells = [LABELS[row["backend"]], f"{row['clients']:,}", "failed", "", "", "", ""]
+            cells = [label, clients, "", "failed", "", "", "", "", ""]
         else:
             lost = f"{row['lost']:,}"
             if row["closed_1013"] or row["gaps"]:
-                lost += f" ({row['closed_1013']} closed 1013, {row['gaps']} gaps)"
+                lost += f" ({row['closed_1013']} closed with 1013, {row['gaps']} gaps)"
             cpu = row["server_cpu_us_per_delivery"]
+            redis = (
+                f"{row['redis_cpu_seconds'] / row['published'] * 1e6:.0f} µs"
+                if row["backend"] == "redis" and row.get("published")
+                else "-"
+            )
             cells = [
-                LABELS[row["backend"]],
-                f"{row['clients']:,}",
+                label,
+                clients,
+                str(row["window"]),
                 f"{row['deliveries_per_s']:,.0f}",
                 f"{_ms(row['latency_ms']['p50'])} / {_ms(row['latency_ms']['p99'])} ms",
                 lost,
                 "-" if cpu is None else f"{cpu:.0f} µs",
+                redis,
                 f"{row['client_cpu_share']:.0%}",
             ]
         lines.append("   * - " + "\n     - ".join(cells))
