@@ -106,6 +106,10 @@ class Settings:
     #: Messages published one at a time (each received by all before the next) before the
     #: numbered ones; not counted.
     warmup: int = 20
+    #: Messages published one at a time after the load (each received by every client
+    #: before the next), for the latency of one message's fan-out on its own; none when
+    #: the window is 1 already (the load measured that).
+    single: int = 1_000
     #: Seconds without any delivery after which the publisher gives up (a stall).
     stall: float = 10.0
     pin: bool = True
@@ -113,7 +117,7 @@ class Settings:
 
     @classmethod
     def quick(cls) -> Settings:
-        return cls(clients=[10, 100], messages=1_000)
+        return cls(clients=[10, 100], messages=1_000, single=200)
 
 
 # ---- processes ----------------------------------------------------------------------------
@@ -365,6 +369,7 @@ def load_client(config: dict[str, Any]) -> dict[str, Any]:
     clients: int = config["clients"]
     warmup: int = config["warmup"]
     total = warmup + config["messages"]
+    single: int = config["single"]
     window: int = config["window"]
     stall: float = config["stall"]
     size: int = config["size"]
@@ -372,10 +377,12 @@ def load_client(config: dict[str, Any]) -> dict[str, Any]:
     step = max(1, clients // LATENCY_CLIENTS)
 
     #: How many clients received (or went past) each message.
-    arrived = array.array("q", bytes(8 * total))
-    latencies = array.array("q")  # µs
+    arrived = array.array("q", bytes(8 * (total + single)))
+    latencies = array.array("q")  # µs, of the load
+    single_latencies = array.array("q")  # µs, of the messages published one at a time
     result: dict[str, Any] = {
         "received": 0,
+        "single_received": 0,
         "warmup_received": 0,
         "skipped": 0,
         "out_of_order": 0,
@@ -424,6 +431,7 @@ def load_client(config: dict[str, Any]) -> dict[str, Any]:
         last = -1
         perf_counter_ns = time.perf_counter_ns
         append = latencies.append
+        append_single = single_latencies.append
         try:
             while True:
                 data = await ws.get_message()
@@ -448,9 +456,14 @@ def load_client(config: dict[str, Any]) -> dict[str, Any]:
                 state.deliveries += 1
                 state.last_arrival = now
                 if seq >= warmup:
-                    result["received"] += 1
-                    if sampled:
-                        append((now - int(stamp_text)) // 1000)
+                    if seq < total:
+                        result["received"] += 1
+                        if sampled:
+                            append((now - int(stamp_text)) // 1000)
+                    else:
+                        result["single_received"] += 1
+                        if sampled:
+                            append_single((now - int(stamp_text)) // 1000)
                 else:
                     result["warmup_received"] += 1
                 went_past(seq)
@@ -534,6 +547,12 @@ def load_client(config: dict[str, Any]) -> dict[str, Any]:
                 result["open_at_end"] = state.live
                 await to_parent("done")
 
+                for seq in range(total, total + single):
+                    await publisher.send_message(message(seq))
+                    if not await wait_for(seq, stall):
+                        stalled_at(seq)
+                        break
+
                 state.closing = True
                 with trio.move_on_after(20):
                     async with trio.open_nursery() as closer:
@@ -544,6 +563,7 @@ def load_client(config: dict[str, Any]) -> dict[str, Any]:
     trio.run(main)
     result["latency_us"] = percentiles(latencies)
     result["latency_samples"] = len(latencies)
+    result["single_latency_us"] = percentiles(single_latencies)
     return result
 
 
@@ -572,19 +592,21 @@ def _read_line(process: subprocess.Popen, timeout: float) -> str:
 
 def deadline_for(clients: int, settings: Settings) -> float:
     """The most one load may take: generous (2,000 deliveries/s), but bounded."""
-    return 120 + clients * (settings.messages + settings.warmup) / 2000
+    return 120 + clients * (settings.messages + settings.warmup + settings.single) / 2000
 
 
 def measure_one(
     backend: str, clients: int, redis: Redis | None, settings: Settings, log_dir: Path
 ) -> dict[str, Any]:
     deadline = deadline_for(clients, settings)
+    single = settings.single if window_for(clients, settings) > 1 else 0
     row: dict[str, Any] = {"backend": backend, "clients": clients, "error": None}
     with serving(backend, redis, settings, log_dir, lifetime=deadline + 120) as workers:
         config = {
             "clients": clients,
             "messages": settings.messages,
             "warmup": settings.warmup,
+            "single": single,
             "window": window_for(clients, settings),
             "stall": settings.stall,
             "size": settings.size,
@@ -629,7 +651,7 @@ def measure_one(
             health_loaded = [worker.health() for worker in workers]
             process.stdin.write("close\n")
             process.stdin.flush()
-            output, _ = process.communicate(timeout=60)
+            output, _ = process.communicate(timeout=60 + single * clients * 0.001)
         except (RuntimeError, OSError, subprocess.TimeoutExpired, ValueError) as error:
             _stop_group(process)
             logs = "\n".join(worker.log() for worker in workers)
@@ -679,6 +701,17 @@ def measure_one(
             for key, value in load["latency_us"].items()
         },
         latency_samples=load["latency_samples"],
+        single_messages=single,
+        single_expected=clients * single,
+        single_received=load["single_received"],
+        single_latency_ms=(
+            {
+                key: (None if value is None else value / 1000)
+                for key, value in load["single_latency_us"].items()
+            }
+            if single
+            else None
+        ),
         server_cpu_seconds=cpu,
         server_cpu_seconds_per_worker=cpu_per_worker,
         server_cpu_us_per_delivery=cpu / received * 1e6 if received else None,
@@ -724,6 +757,15 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
 
 
+def _alone(row: dict[str, Any]) -> str:
+    """The latency of messages published one at a time: ``p50/p99``, or ``=`` when the
+    load's window was 1 already."""
+    single = row.get("single_latency_ms")
+    if not single:
+        return "="
+    return f"{_ms(single['p50'])}/{_ms(single['p99'])}"
+
+
 def report(rows: list[dict[str, Any]], settings: Settings) -> str:
     pinned = _pin(0, settings)
     lines = [
@@ -739,10 +781,13 @@ def report(rows: list[dict[str, Any]], settings: Settings) -> str:
         + ("" if pinned else " -- not pinned")
         + ".",
         "deliveries/s: messages received by all clients / time; latency: publish to client "
-        "(ms); lost: N x messages - received; CPU: the trioquart processes' user+system time "
-        "per delivery (Redis's per message apart); client: the load generator's CPU use.",
+        f"(ms) under the load, and alone: {settings.single:,} messages published one at a "
+        "time afterwards ('=': the load's window was 1); lost: N x messages - received; "
+        "CPU: the trioquart processes' user+system time per delivery (Redis's per message "
+        "apart); client: the load generator's CPU use.",
         "",
         f"{'backend':22}{'N':>6}{'w':>5}{'deliv./s':>10}{'msg/s':>8}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'alone p50/p99':>15}"
         f"{'lost':>8}{'gaps':>6}{'1013':>6}{'µs CPU':>8}{'redis µs':>10}{'client':>8}"
         f"{'RSS MiB':>14}",
     ]
@@ -764,7 +809,7 @@ def report(rows: list[dict[str, Any]], settings: Settings) -> str:
         lines.append(
             f"{label:22}{row['clients']:>6}{row['window']:>5}{row['deliveries_per_s'] or 0:>10,.0f}"
             f"{row['messages_per_s'] or 0:>8,.0f}{_ms(row['latency_ms']['p50']):>9}"
-            f"{_ms(row['latency_ms']['p99']):>9}{row['lost']:>8,}{row['gaps']:>6}"
+            f"{_ms(row['latency_ms']['p99']):>9}{_alone(row):>15}{row['lost']:>8,}{row['gaps']:>6}"
             f"{row['closed_1013']:>6}{'-' if cpu is None else f'{cpu:.0f}':>8}{redis_us:>10}"
             f"{row['client_cpu_share'] or 0:>8.0%}{rss:>14}"
         )
@@ -785,6 +830,11 @@ def report(rows: list[dict[str, Any]], settings: Settings) -> str:
             notes.append(
                 f"{where}: {row['warmup_expected'] - row['warmup_received']} warm-up messages "
                 "not received"
+            )
+        if row["single_received"] != row["single_expected"]:
+            notes.append(
+                f"{where}: {row['single_expected'] - row['single_received']} of the messages"
+                " published one at a time not received"
             )
         if row["out_of_order"]:
             notes.append(f"{where}: {row['out_of_order']} messages out of order")
@@ -809,6 +859,7 @@ def rst_table(rows: list[dict[str, Any]]) -> str:
         "window",
         "deliveries/s",
         "latency p50 / p99",
+        "one at a time p50 / p99",
         "lost",
         "server CPU per delivery",
         "Redis CPU per message",
@@ -819,7 +870,7 @@ def rst_table(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         label, clients = LABELS[row["backend"]], f"{row['clients']:,}"
         if row.get("error"):
-            cells = [label, clients, "", "failed", "", "", "", "", ""]
+            cells = [label, clients, "", "failed", "", "", "", "", "", ""]
         else:
             lost = f"{row['lost']:,}"
             if row["closed_1013"] or row["gaps"]:
@@ -836,6 +887,11 @@ def rst_table(rows: list[dict[str, Any]]) -> str:
                 str(row["window"]),
                 f"{row['deliveries_per_s']:,.0f}",
                 f"{_ms(row['latency_ms']['p50'])} / {_ms(row['latency_ms']['p99'])} ms",
+                (
+                    f"{_ms(single['p50'])} / {_ms(single['p99'])} ms"
+                    if (single := row.get("single_latency_ms"))
+                    else "(the same)"
+                ),
                 lost,
                 "-" if cpu is None else f"{cpu:.0f} µs",
                 redis,
@@ -857,6 +913,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--size", type=int, help="characters per message")
     parser.add_argument(
+        "--single",
+        type=int,
+        help="messages published one at a time after each load, for the latency of one"
+        " fan-out alone (default 1,000; 0: none)",
+    )
+    parser.add_argument(
         "--backends", action="append", metavar="NAME", help="memory, redis (default both)"
     )
     parser.add_argument("--stall", type=float, help="seconds without a delivery that end a load")
@@ -876,7 +938,7 @@ def main(argv: list[str] | None = None) -> int:
         settings.clients = [
             int(part) for option in args.clients for part in option.split(",") if part.strip()
         ]
-    for option in ("messages", "window", "size", "stall"):
+    for option in ("messages", "window", "size", "stall", "single"):
         if getattr(args, option) is not None:
             setattr(settings, option, getattr(args, option))
     settings.pin = not args.no_pin
