@@ -65,6 +65,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -753,6 +754,26 @@ def measure(settings: Settings, progress: bool) -> list[dict[str, Any]]:
 # ---- the report ---------------------------------------------------------------------------
 
 
+def versions() -> dict[str, str | None]:
+    """What besides :func:`common.environment`'s packages the figures depend on."""
+    found: dict[str, str | None] = {}
+    for package in ("coredis", "trio-websocket", "wsproto"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = None
+    found["redis-server"] = None
+    if shutil.which("redis-server"):
+        try:
+            output = subprocess.run(
+                ["redis-server", "--version"], capture_output=True, text=True, timeout=10
+            ).stdout
+            found["redis-server"] = output.split("v=", 1)[1].split()[0] if "v=" in output else None
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return found
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
 
@@ -956,6 +977,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = measure(settings, not args.quiet)
     other_load = load.share()
     print(environment(other_load=other_load))
+    print("# " + ", ".join(f"{name} {version}" for name, version in versions().items() if version))
     print(report(rows, settings))
     if args.rst:
         print()
@@ -965,6 +987,7 @@ def main(argv: list[str] | None = None) -> int:
         document = {
             "benchmark": "broadcast",
             "environment": environment(as_dict=True, other_load=other_load),
+            "versions": versions(),
             "settings": asdict(settings),
             "server": "TRIOQUART_BROADCAST_URL=... python " + " ".join(Worker.command("PORT")),
             "units": {

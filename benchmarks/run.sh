@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # Run every benchmark, one after the other, and keep the output:
 #
-#     bash benchmarks/run.sh            # the full suite (under ~10 minutes on 2 cores)
-#     bash benchmarks/run.sh --quick    # a short run (about 1.5 minutes; no callgrind)
+#     bash benchmarks/run.sh            # the full suite (about 14 minutes on 2 cores)
+#     bash benchmarks/run.sh --quick    # a short run (about 2 minutes; no callgrind)
 #
 # Environment variables:
 #   BENCH_VENV    the virtualenv to create/use (default benchmarks/.venv)
 #   BENCH_PYTHON  the Python that creates it (default python3; 3.11 or newer)
 #   BENCH_OUT     where the output goes (default benchmarks/results/<date-time>)
 #   BENCH_NO_INSTALL=1  use the virtualenv as it is, install nothing
+#
+# The broadcast part runs on Redis only where redis-server is installed (in memory otherwise).
 set -euo pipefail
 
 QUICK=""
 for argument in "$@"; do
     case "$argument" in
         --quick) QUICK="--quick" ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "unknown option: $argument" >&2; exit 2 ;;
     esac
 done
@@ -31,8 +33,8 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PY="$VENV/bin/python"
 if [ -z "${BENCH_NO_INSTALL:-}" ]; then
-    echo "== installing benchmarks/requirements.txt and trioquart (editable) into $VENV"
-    "$PY" -m pip install --quiet -r benchmarks/requirements.txt -e "$ROOT"
+    echo "== installing benchmarks/requirements.txt and trioquart[redis] (editable) into $VENV"
+    "$PY" -m pip install --quiet -r benchmarks/requirements.txt -e "$ROOT[redis]"
 fi
 
 mkdir -p "$OUT"
@@ -64,6 +66,19 @@ else
     echo "== server: skipped (wrk is not installed; e.g. apt-get install wrk)"
 fi
 run memory "$PY" benchmarks/memory.py $QUICK
+# Websocket broadcast fan-out. The full suite publishes 1,000 messages per load, not the
+# script's 10,000 (which take about 40 minutes: run it alone for figures like the docs').
+if [ -n "$QUICK" ]; then
+    BROADCAST_SIZE=(--quick)
+else
+    BROADCAST_SIZE=(--messages 1000 --single 200)
+fi
+if command -v redis-server >/dev/null; then
+    run broadcast "$PY" benchmarks/broadcast.py "${BROADCAST_SIZE[@]}"
+else
+    echo "== broadcast: in memory only (redis-server is not installed; e.g. apt-get install redis-server)"
+    run broadcast "$PY" benchmarks/broadcast.py "${BROADCAST_SIZE[@]}" --backends memory
+fi
 echo
 echo "== done in $(( $(date +%s) - started )) s; output in $OUT"
 exit $status
