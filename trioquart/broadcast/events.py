@@ -44,7 +44,8 @@ class Gap:
     #: Why: ``"reconnected"`` (the backend connection was lost or not yet made, and is live
     #: again), ``"dropped"`` (this subscriber was behind and its oldest messages were dropped,
     #: with ``BROADCAST_OVERFLOW = "drop_oldest"``), ``"trimmed"`` (``since`` is older than
-    #: the history kept).
+    #: the history kept), ``"unavailable"`` (the history asked for with ``since`` could not
+    #: be read because the backend was unreachable; live messages follow).
     reason: str
     #: How many messages are missing, when that is known.
     missed: int | None = None
