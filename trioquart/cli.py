@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 import click
+import flask.cli
 import trio
 
 from . import __version__
@@ -35,7 +36,7 @@ from .serving.supervisor import (
 )
 from .serving.worker import AppStartupError
 
-__all__ = ["AppTarget", "main"]
+__all__ = ["AppTarget", "ScriptInfo", "main", "pass_script_info"]
 
 
 @attrs.frozen
@@ -92,6 +93,32 @@ class AppTargetType(click.ParamType):
         if not callable(app):
             self.fail(f"{value!r} is a {type(app).__name__}, not an ASGI app.", param, ctx)
         return AppTarget(module=module_name, attribute=attribute, app=app)
+
+
+class ScriptInfo(flask.cli.ScriptInfo):
+    """How a command finds the app: what ``@pass_script_info`` hands to commands that
+    extensions register on ``app.cli`` (Quart-Schema's ``schema``, say).
+
+    Flask's class, whose ``load_app`` finds only Flask apps, with one that takes the app
+    from ``create_app`` (a callable returning it), or else imports ``MODULE:APP`` from
+    ``app_import_path``, as ``trioquart run`` does.
+    """
+
+    def load_app(self) -> Any:
+        if self._loaded_app is not None:
+            return self._loaded_app
+        if self.create_app is not None:
+            app = self.create_app()
+        elif self.app_import_path:
+            app = APP_TARGET.convert(self.app_import_path, None, None).app
+        else:
+            raise click.UsageError("No app to load: give MODULE:APP.")
+        self._loaded_app = app
+        return app
+
+
+#: Passes the :class:`ScriptInfo` to a click command (one is made if there is none).
+pass_script_info = click.make_pass_decorator(ScriptInfo, ensure=True)
 
 
 def _is_dotted_name(name: str) -> bool:

@@ -121,9 +121,7 @@ class Subscription:
     already replayed is skipped, so each arrives once).
     """
 
-    def __init__(
-        self, subscriber: Subscriber, replayed: list[Message], gap: Gap | None
-    ) -> None:
+    def __init__(self, subscriber: Subscriber, replayed: list[Message], gap: Gap | None) -> None:
         self._subscriber = subscriber
         self._pending: deque[Event] = deque(replayed)
         if gap is not None:

@@ -269,9 +269,7 @@ class RedisBackend:
                 if not isinstance(error, Exception):
                     raise
                 if not self._is_connection_error(error):
-                    logger.error(
-                        "Broadcast: unexpected error in the Redis loop", exc_info=error
-                    )
+                    logger.error("Broadcast: unexpected error in the Redis loop", exc_info=error)
                 reason = describe(error)
             if self.connected:
                 delay = FIRST_DELAY  # it was connected: start the back-off afresh

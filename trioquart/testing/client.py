@@ -20,12 +20,12 @@ from werkzeug.datastructures import Headers
 from ..asgi.websocket import DENIAL_EXTENSION
 from ..errors import strip_cancelled
 from .utils import (
-    _no_json,
     decode_headers,
     encode_request,
     http_test_scope,
     make_scope,
     received_response,
+    sentinel,
 )
 from .websocket import TestWebsocketConnection
 
@@ -201,7 +201,7 @@ class TestClient:
         form: Mapping[str, Any] | None = None,
         files: Mapping[str, Any] | None = None,
         query_string: Any = None,
-        json: Any = _no_json,
+        json: Any = sentinel,
         scheme: str = "http",
         follow_redirects: bool = False,
         root_path: str = "",
@@ -238,7 +238,7 @@ class TestClient:
             kwargs["query_string"] = None
             if response.status_code in {301, 302, 303} and method != "HEAD":
                 method = "GET"
-                kwargs.update(data=None, form=None, files=None, json=_no_json)
+                kwargs.update(data=None, form=None, files=None, json=sentinel)
             response = await self._open_once(path, method, dict(kwargs))
         return response
 

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from ..wrappers.response import Response
     from .client import CookieJar
 
-_no_json: Any = object()
+#: The default of the test client's ``json`` argument: no JSON body (``None`` is JSON's null).
+#: Extensions that wrap the test client compare with it, under Quart's name.
+sentinel: Any = object()
 
 
 async def _never(*args: Any) -> Any:
@@ -48,7 +50,7 @@ def encode_request(
     data: str | bytes | None = None,
     form: Mapping[str, Any] | None = None,
     files: Mapping[str, Any] | None = None,
-    json: Any = _no_json,
+    json: Any = sentinel,
     auth: tuple[str, str] | Any = None,
     subdomain: str | None = None,
     scheme: str = "http",
@@ -56,7 +58,7 @@ def encode_request(
 ) -> tuple[str, bytes, Headers, bytes]:
     """Encode a request: returns ``(path, query_string, headers, body)``. For a
     ``streamed`` request no Content-Length is added (as with a chunked upload)."""
-    given = [data is not None, bool(form or files), json is not _no_json]
+    given = [data is not None, bool(form or files), json is not sentinel]
     if sum(given) > 1:
         raise ValueError("Give at most one of data, form/files and json.")
     path, query_string = split_path(path, query_string)
@@ -67,9 +69,9 @@ def encode_request(
         query_string=query_string,
         data=data,
         auth=auth,
-        **({"json": json} if json is not _no_json else {}),
+        **({"json": json} if json is not sentinel else {}),
     )
-    if json is not _no_json:
+    if json is not sentinel:
         builder.json_dumps = app.json.dumps
     for key, value in (form or {}).items():
         builder.form.add(key, value)
