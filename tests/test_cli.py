@@ -41,17 +41,34 @@ def invoke(*args: str) -> Result:
 # ---- routes -----------------------------------------------------------------------------
 
 
+def parse_table(output: str) -> list[dict[str, str]]:
+    """The rows of a ``routes`` table, each a mapping of column name to cell, found by the
+    column widths that the dashes under the header show."""
+    header, separator, *rows = output.splitlines()
+    assert set(separator.replace(" ", "")) == {"-"}
+    spans, start = [], 0
+    for dashes in separator.split("  "):
+        spans.append((start, start + len(dashes)))
+        start += len(dashes) + 2
+    names = [header[a:b].strip() for a, b in spans]
+    return [{name: row[a:b].strip() for name, (a, b) in zip(names, spans)} for row in rows]
+
+
 def test_routes_lists_the_example_rules(in_dir: Callable[[Path], None]) -> None:
     in_dir(REPO_ROOT)
     result = invoke("routes", "examples.hello:app")
     assert result.exit_code == 0, result.output
-    header, separator, *rows = result.output.splitlines()
-    assert header.split() == ["Endpoint", "Methods", "Rule"]
-    assert set(separator.replace(" ", "")) == {"-"}
-    assert [row.split() for row in rows] == [
-        ["index", "GET", "/"],
-        ["hello_json", "GET", "/json"],
-        ["static", "GET", "/static/<path:filename>"],  # every app serves its static folder
+    assert result.output.split()[:4] == ["Endpoint", "Blueprint", "Methods", "Rule"]
+    assert parse_table(result.output) == [
+        {"Endpoint": "index", "Blueprint": "", "Methods": "GET", "Rule": "/"},
+        {"Endpoint": "hello_json", "Blueprint": "", "Methods": "GET", "Rule": "/json"},
+        # every app serves its static folder
+        {
+            "Endpoint": "static",
+            "Blueprint": "",
+            "Methods": "GET",
+            "Rule": "/static/<path:filename>",
+        },
     ]
 
 
@@ -80,10 +97,20 @@ def test_routes_sorts_by_rule_and_hides_head_and_options(
     in_dir(tmp_path)
     result = invoke("routes", "cli_routes_app")  # ":app" is the default attribute
     assert result.exit_code == 0, result.output
-    rows = result.output.splitlines()[2:]
-    assert [row.split(None, 1)[0] for row in rows] == ["apple", "zebra"]
-    assert rows[0].split() == ["apple", "GET", "/apple/<int:id>"]
-    assert rows[1].split() == ["zebra", "POST,", "PUT", "/zebra"]
+    rows = parse_table(result.output)
+    assert [row["Endpoint"] for row in rows] == ["apple", "zebra"]
+    assert rows[0] == {
+        "Endpoint": "apple",
+        "Blueprint": "",
+        "Methods": "GET",
+        "Rule": "/apple/<int:id>",
+    }
+    assert rows[1] == {
+        "Endpoint": "zebra",
+        "Blueprint": "",
+        "Methods": "POST, PUT",
+        "Rule": "/zebra",
+    }
     assert "HEAD" not in result.output and "OPTIONS" not in result.output
 
 
