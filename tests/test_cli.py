@@ -41,17 +41,36 @@ def invoke(*args: str) -> Result:
 # ---- routes -----------------------------------------------------------------------------
 
 
+def parse_table(output: str) -> list[dict[str, str]]:
+    """The rows of a ``routes`` table, each a mapping of column name to cell, found by the
+    column widths that the dashes under the header show."""
+    header, separator, *rows = output.splitlines()
+    assert set(separator.replace(" ", "")) == {"-"}
+    spans, start = [], 0
+    for dashes in separator.split("  "):
+        spans.append((start, start + len(dashes)))
+        start += len(dashes) + 2
+    names = [header[a:b].strip() for a, b in spans]
+    return [
+        {name: row[a:b].strip() for name, (a, b) in zip(names, spans, strict=True)} for row in rows
+    ]
+
+
 def test_routes_lists_the_example_rules(in_dir: Callable[[Path], None]) -> None:
     in_dir(REPO_ROOT)
     result = invoke("routes", "examples.hello:app")
     assert result.exit_code == 0, result.output
-    header, separator, *rows = result.output.splitlines()
-    assert header.split() == ["Endpoint", "Methods", "Rule"]
-    assert set(separator.replace(" ", "")) == {"-"}
-    assert [row.split() for row in rows] == [
-        ["index", "GET", "/"],
-        ["hello_json", "GET", "/json"],
-        ["static", "GET", "/static/<path:filename>"],  # every app serves its static folder
+    assert result.output.split()[:4] == ["Endpoint", "Blueprint", "Methods", "Rule"]
+    assert parse_table(result.output) == [
+        {"Endpoint": "index", "Blueprint": "", "Methods": "GET", "Rule": "/"},
+        {"Endpoint": "hello_json", "Blueprint": "", "Methods": "GET", "Rule": "/json"},
+        # every app serves its static folder
+        {
+            "Endpoint": "static",
+            "Blueprint": "",
+            "Methods": "GET",
+            "Rule": "/static/<path:filename>",
+        },
     ]
 
 
@@ -80,11 +99,94 @@ def test_routes_sorts_by_rule_and_hides_head_and_options(
     in_dir(tmp_path)
     result = invoke("routes", "cli_routes_app")  # ":app" is the default attribute
     assert result.exit_code == 0, result.output
-    rows = result.output.splitlines()[2:]
-    assert [row.split(None, 1)[0] for row in rows] == ["apple", "zebra"]
-    assert rows[0].split() == ["apple", "GET", "/apple/<int:id>"]
-    assert rows[1].split() == ["zebra", "POST,", "PUT", "/zebra"]
+    rows = parse_table(result.output)
+    assert [row["Endpoint"] for row in rows] == ["apple", "zebra"]
+    assert rows[0] == {
+        "Endpoint": "apple",
+        "Blueprint": "",
+        "Methods": "GET",
+        "Rule": "/apple/<int:id>",
+    }
+    assert rows[1] == {
+        "Endpoint": "zebra",
+        "Blueprint": "",
+        "Methods": "POST, PUT",
+        "Rule": "/zebra",
+    }
     assert "HEAD" not in result.output and "OPTIONS" not in result.output
+
+
+ROUTES_APP = """
+from trioquart import Blueprint, TrioQuart
+
+app = TrioQuart(__name__, static_folder=None)
+api = Blueprint("api", __name__, url_prefix="/api")
+
+
+@app.websocket("/live")
+async def live():
+    pass
+
+
+@app.route("/", methods=["GET", "POST"])
+async def index():
+    return ""
+
+
+@api.get("/items")
+async def items():
+    return ""
+
+
+@api.websocket("/feed")
+async def feed():
+    pass
+
+
+app.register_blueprint(api)
+"""
+
+
+@pytest.mark.parametrize(
+    ("sort", "endpoints"),
+    [
+        ([], ["index", "api.feed", "api.items", "live"]),
+        (["--sort", "endpoint"], ["api.feed", "api.items", "index", "live"]),
+        (["-s", "blueprint"], ["index", "live", "api.feed", "api.items"]),
+        (["-s", "methods"], ["api.items", "index", "api.feed", "live"]),
+        (["-s", "match"], ["live", "index", "api.items", "api.feed"]),
+    ],
+)
+def test_routes_marks_websockets_and_shows_blueprints(
+    tmp_path: Path, in_dir: Callable[[Path], None], sort: list[str], endpoints: list[str]
+) -> None:
+    (tmp_path / "cli_ws_routes.py").write_text(ROUTES_APP)
+    in_dir(tmp_path)
+    result = invoke("--app", "cli_ws_routes", "routes", *sort)
+    assert result.exit_code == 0, result.output
+    rows = {row["Endpoint"]: row for row in parse_table(result.output)}
+    assert [row["Endpoint"] for row in parse_table(result.output)] == endpoints
+    assert rows["live"] == {"Endpoint": "live", "Blueprint": "", "Methods": "WS", "Rule": "/live"}
+    assert rows["api.feed"] == {
+        "Endpoint": "api.feed",
+        "Blueprint": "api",
+        "Methods": "WS",
+        "Rule": "/api/feed",
+    }
+    assert rows["api.items"]["Methods"] == "GET" and rows["api.items"]["Blueprint"] == "api"
+    assert rows["index"]["Methods"] == "GET, POST"
+
+
+def test_routes_all_methods_shows_head_and_options(
+    tmp_path: Path, in_dir: Callable[[Path], None]
+) -> None:
+    (tmp_path / "cli_ws_routes.py").write_text(ROUTES_APP)
+    in_dir(tmp_path)
+    result = invoke("routes", "cli_ws_routes", "--all-methods")
+    assert result.exit_code == 0, result.output
+    rows = {row["Endpoint"]: row for row in parse_table(result.output)}
+    assert rows["index"]["Methods"] == "GET, HEAD, OPTIONS, POST"
+    assert rows["live"]["Methods"] == "WS"  # a websocket has no HEAD or OPTIONS
 
 
 @pytest.mark.parametrize(
@@ -330,3 +432,70 @@ async def test_run_with_reload_picks_up_a_changed_module(tmp_path: Path) -> None
     )
     assert response.text == "first"
     assert seen[-1] == "second"
+
+
+@pytest.mark.parametrize(
+    ("options", "env"),
+    [
+        (("--app", 'cli_factory_app:create_app("from the option")'), {}),
+        ((), {"TRIOQUART_APP": 'cli_factory_app:create_app("from the option")'}),
+    ],
+    ids=["--app", "TRIOQUART_APP"],
+)
+@pytest.mark.parametrize("workers", ["1", "2"])
+async def test_run_serves_an_app_from_a_factory_call(
+    tmp_path: Path, options: tuple[str, ...], env: dict[str, str], workers: str
+) -> None:
+    """The factory is called with its arguments in the process that serves (each worker
+    calls it for itself), and every request is answered by the app it made."""
+    (tmp_path / "cli_factory_app.py").write_text(
+        textwrap.dedent(
+            """
+            import os
+            from trioquart import TrioQuart
+
+
+            def create_app(label):
+                app = TrioQuart(__name__)
+
+                @app.get("/")
+                async def index():
+                    return f"{label} in {os.getpid()}"
+
+                return app
+            """
+        )
+    )
+    port = free_port()
+    command = [sys.executable, "-m", "trioquart.cli", *options, "run", "--port", str(port)]
+    command += ["--workers", workers]
+    with (tmp_path / "out.txt").open("wb") as out, (tmp_path / "err.txt").open("wb") as err:
+        process = await trio.lowlevel.open_process(
+            command, stdout=out, stderr=err, cwd=tmp_path, env={**os.environ, **env}
+        )
+    try:
+        with trio.fail_after(20):
+            async with httpx.AsyncClient() as client:
+                while True:
+                    assert process.poll() is None, (tmp_path / "err.txt").read_text()
+                    try:
+                        response = await client.get(f"http://127.0.0.1:{port}/")
+                        break
+                    except httpx.TransportError:
+                        await trio.sleep(0.1)
+        assert response.status_code == 200
+        label, _, pid = response.text.partition(" in ")
+        assert label == "from the option"
+        assert (int(pid) == process.pid) == (workers == "1")
+        process.send_signal(signal.SIGINT)
+        with trio.fail_after(10):
+            assert await process.wait() == 0, (tmp_path / "err.txt").read_text()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            with trio.CancelScope(shield=True):
+                await process.wait()
+    assert (
+        'Serving cli_factory_app:create_app("from the option") on'
+        in (tmp_path / "out.txt").read_text()
+    )

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
     from .asgi.lifespan import ServingNursery
     from .testing import TestApp, TestClient
+    from .testing.cli import TrioQuartCliRunner
     from .typing import ASGIReceive, ASGISend, ResponseReturnValue, Scope
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -220,6 +221,15 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         from .testing import TestApp
 
         return TestApp(self)
+
+    def test_cli_runner(self, **kwargs: Any) -> TrioQuartCliRunner:
+        """A click test runner whose ``invoke(args=[...])`` runs this app's ``app.cli``
+        commands (and ``trioquart``'s own) against this app, with no import: keyword arguments
+        go to :class:`click.testing.CliRunner`. ``test_cli_runner_class`` replaces the class."""
+        from .testing.cli import TrioQuartCliRunner
+
+        cls = self.test_cli_runner_class or TrioQuartCliRunner
+        return cls(self, **kwargs)  # type: ignore[arg-type,return-value]
 
     def create_url_adapter(self, request: Request | Websocket | None) -> MapAdapter | None:
         if request is not None:

@@ -1,32 +1,48 @@
-"""The ``trioquart`` command: serve an app, list its routes.
+"""The ``trioquart`` command: serve an app, list its routes, open a shell, run its commands.
 
 ::
 
     trioquart run examples.hello:app --port 5000
-    trioquart routes examples.hello:app
+    trioquart --app examples.hello routes
+    TRIOQUART_APP='notes:create_app("dev")' trioquart shell
+    trioquart init-db          # a command the app registered on app.cli
     trioquart --version
 
-``MODULE:APP`` names a module importable from the current directory (as with ``flask run``,
-the current directory is put on ``sys.path``) and the attribute holding the app; ``:APP``
-defaults to ``:app``.
+The app is named by ``--app TARGET``, the ``TRIOQUART_APP`` variable, or (for ``run`` and
+``routes``) a ``MODULE:APP`` argument; with none of them, ``asgi.py`` or ``app.py`` in the
+current directory. :mod:`trioquart.discovery` says what a TARGET may be. Before anything else,
+``.trioquartenv`` and then ``.env`` (the nearest ones, looking up from the current directory)
+and ``--env-file FILE`` set environment variables not already set, through python-dotenv;
+``TRIOQUART_SKIP_DOTENV=1`` skips the two default files. ``--debug`` sets
+``TRIOQUART_DEBUG=1``, so that the app, and every worker process, starts in debug mode.
+
+Commands registered on ``app.cli`` (``@app.cli.command()``, a blueprint's ``cli`` group, an
+extension's command) run as ``trioquart NAME``, with the app context pushed: ``current_app``
+and ``g`` work in them. click commands are synchronous; a command may be an ``async def``
+function, which is then run with ``trio.run`` (in the app context), or may call ``trio.run``
+itself. The app context is pushed without a trio loop around the command, so
+``teardown_appcontext`` functions run afterwards in a ``trio.run`` of their own.
 """
 
 from __future__ import annotations
 
-import importlib
+import contextlib
+import functools
+import inspect
 import os
 import signal
 import sys
-import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-import attrs
 import click
+import dotenv
 import flask.cli
 import trio
+from click.core import ParameterSource
 
 from . import __version__
+from .discovery import AppTarget, NoAppError, find_app, is_trioquart_app
 from .serving import ServerConfig, load_config_file, serve
 from .serving.supervisor import (
     WORKER_STARTUP_FAILED,
@@ -36,27 +52,292 @@ from .serving.supervisor import (
 )
 from .serving.worker import AppStartupError
 
-__all__ = ["AppTarget", "ScriptInfo", "main", "pass_script_info"]
+__all__ = [
+    "AppTarget",
+    "ScriptInfo",
+    "TrioQuartGroup",
+    "app_context_for_cli",
+    "load_dotenv",
+    "main",
+    "pass_script_info",
+]
+
+#: The dotenv files loaded by default, later ones taking precedence.
+DEFAULT_DOTENV_FILES = (".trioquartenv", ".env")
 
 
-@attrs.frozen
-class AppTarget:
-    """A ``MODULE:APP`` argument, imported and checked."""
+class ScriptInfo(flask.cli.ScriptInfo):
+    """How a command finds the app: what ``@pass_script_info`` hands to commands (Quart-Schema's
+    ``schema``, say), and what ``--app`` and ``TRIOQUART_APP`` fill in.
 
-    module: str
-    attribute: str
-    app: Any
+    Flask's class, whose ``load_app`` finds only Flask apps, with one that finds trioquart apps
+    (:func:`trioquart.discovery.find_app`): from ``create_app`` (a callable returning the app),
+    else from ``app_import_path``, else in the current directory.
+    """
 
-    def __str__(self) -> str:
-        return f"{self.module}:{self.attribute}"
+    def __init__(
+        self,
+        app_import_path: str | None = None,
+        create_app: Any = None,
+        set_debug_flag: bool = True,
+        load_dotenv_defaults: bool = True,
+    ) -> None:
+        super().__init__(app_import_path, create_app, set_debug_flag, load_dotenv_defaults)
+        skip = os.environ.get("TRIOQUART_SKIP_DOTENV", "").lower() in {"1", "true", "yes"}
+        self.load_dotenv_defaults = load_dotenv_defaults and not skip
+        self._loaded_target: AppTarget | None = None
+
+    def load_target(self) -> AppTarget:
+        """The app and the target string that finds it again (a worker process needs that);
+        found once, then remembered. Raises :class:`~trioquart.discovery.NoAppError`."""
+        if self._loaded_target is None:
+            if self.create_app is not None:
+                app = self.create_app()
+                target = AppTarget(getattr(app, "import_name", "app"), "<create_app>", app)
+            else:
+                target = find_app(self.app_import_path or None)
+            self.use_target(target)
+        assert self._loaded_target is not None
+        return self._loaded_target
+
+    def use_target(self, target: AppTarget) -> None:
+        """Use this app from now on (what ``run MODULE:APP``'s argument found)."""
+        if self.set_debug_flag and "TRIOQUART_DEBUG" in os.environ and is_trioquart_app(target.app):
+            target.app.debug = _debug_flag()
+        self._loaded_target = target
+        self._loaded_app = target.app
+
+    def load_app(self) -> Any:
+        return self.load_target().app
+
+
+#: Passes the :class:`ScriptInfo` to a click command (one is made if there is none).
+pass_script_info = click.make_pass_decorator(ScriptInfo, ensure=True)
+
+
+def _debug_flag() -> bool:
+    return os.environ.get("TRIOQUART_DEBUG", "").lower() in {"1", "true"}
+
+
+# ---- the app context around a command -----------------------------------------------------
+
+
+@contextlib.contextmanager
+def app_context_for_cli(app: Any) -> Iterator[None]:
+    """Push ``app``'s context for a synchronous command, and pop it afterwards.
+
+    ``async with app.app_context()`` needs a trio loop, which a click command does not run
+    in; this sets the context for the calling thread directly (trio copies it into any
+    ``trio.run`` the command makes), then runs the ``teardown_appcontext`` functions, which
+    may be async, in a ``trio.run`` of their own. Anything that is not a trioquart app (a
+    plain ASGI callable) gets no context.
+    """
+    if not is_trioquart_app(app):
+        yield
+        return
+    from . import signals
+    from .globals import _cv_app
+
+    token = _cv_app.set(app.app_context())
+    error: BaseException | None = None
+    try:
+        yield
+    except BaseException as raised:
+        error = raised
+        raise
+    finally:
+        try:
+            if app.teardown_appcontext_funcs or signals.appcontext_tearing_down.receivers:
+                trio.run(app.do_teardown_appcontext, error)
+        finally:
+            _cv_app.reset(token)
+
+
+def _run_coroutines_with_trio(command: click.Command) -> None:
+    """Let ``command`` (and, for a group, its subcommands) be ``async def``: a callback that
+    returns a coroutine has it run with ``trio.run``. Wrapping once is enough."""
+    if isinstance(command, click.Group):
+        for subcommand in command.commands.values():
+            _run_coroutines_with_trio(subcommand)
+    callback = command.callback
+    if callback is None or getattr(callback, "_trioquart_runs_coroutines", False):
+        return
+
+    @functools.wraps(callback)
+    def run_with_trio(*args: Any, **kwargs: Any) -> Any:
+        result = callback(*args, **kwargs)
+        if inspect.iscoroutine(result):
+            return trio.run(_await, result)
+        return result
+
+    run_with_trio._trioquart_runs_coroutines = True  # type: ignore[attr-defined]
+    command.callback = run_with_trio
+
+
+async def _await(coroutine: Any) -> Any:
+    return await coroutine
+
+
+# ---- .env files, --app, --debug -----------------------------------------------------------
+
+
+def load_dotenv(path: str | os.PathLike[str] | None = None, load_defaults: bool = True) -> bool:
+    """Set environment variables from dotenv files, with python-dotenv.
+
+    The nearest ``.trioquartenv`` and ``.env`` (looking up from the current directory) are
+    read if ``load_defaults``, then ``path``; a later file's value wins over an earlier one's,
+    and a variable already in the environment wins over them all (so the shell, a systemd
+    unit or a container can always override a file). Returns whether any variable was read.
+    """
+    values: dict[str, str | None] = {}
+    if load_defaults:
+        for name in DEFAULT_DOTENV_FILES:
+            found = dotenv.find_dotenv(name, usecwd=True)
+            if found:
+                values |= dotenv.dotenv_values(found, encoding="utf-8")
+    if path is not None:
+        values |= dotenv.dotenv_values(path, encoding="utf-8")
+    for key, value in values.items():
+        if value is not None and key not in os.environ:
+            os.environ[key] = value
+    return bool(values)
+
+
+def _load_env_files(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    info = ctx.ensure_object(ScriptInfo)
+    if value is not None or info.load_dotenv_defaults:
+        load_dotenv(value, load_defaults=info.load_dotenv_defaults)
+    return value
+
+
+def _set_app(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value:
+        ctx.ensure_object(ScriptInfo).app_import_path = value
+    return value
+
+
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool | None:
+    if ctx.get_parameter_source("debug") in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
+        return None  # not given: TRIOQUART_DEBUG, if set, says
+    # An environment variable, so that the app's config (made when the app is created, maybe
+    # in a factory) and every worker process of ``run --workers`` see it.
+    os.environ["TRIOQUART_DEBUG"] = "1" if value else "0"
+    return value
+
+
+# --env-file must be processed first (it may set TRIOQUART_APP), then --app; both are eager,
+# so that `trioquart --help` lists the commands of the app they name.
+_env_file_option = click.Option(
+    ["-e", "--env-file"],
+    type=click.Path(exists=True, dir_okay=False),
+    is_eager=True,
+    expose_value=False,
+    callback=_load_env_files,
+    help="Load environment variables from this file too, over .trioquartenv and .env;"
+    " variables already set take precedence over all of them.",
+)
+_app_option = click.Option(
+    ["-A", "--app"],
+    metavar="TARGET",
+    envvar="TRIOQUART_APP",
+    is_eager=True,
+    expose_value=False,
+    callback=_set_app,
+    help="The app: MODULE, MODULE:NAME, MODULE:create_app, MODULE:create_app('arg'), or a"
+    " path to a .py file or package. [env: TRIOQUART_APP; default: asgi.py or app.py here]",
+)
+_debug_option = click.Option(
+    ["--debug/--no-debug"],
+    expose_value=False,
+    callback=_set_debug,
+    help="Turn the app's debug mode on or off (sets TRIOQUART_DEBUG).",
+)
+
+
+class TrioQuartGroup(click.Group):
+    """The ``trioquart`` command: its own commands, and the app's ``app.cli`` commands."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        params = list(kwargs.pop("params", None) or ())
+        params[:0] = [_env_file_option, _app_option, _debug_option]
+        super().__init__(params=params, **kwargs)
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        if "obj" not in extra and "obj" not in self.context_settings:
+            extra["obj"] = ScriptInfo()
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if (not args and self.no_args_is_help) or (
+            len(args) == 1 and args[0] in self.get_help_option_names(ctx)
+        ):
+            # The help is shown before the options are processed: read the env files and
+            # TRIOQUART_APP first, so that it lists the app's commands.
+            _env_file_option.handle_parse_result(ctx, {}, [])
+            _app_option.handle_parse_result(ctx, {}, [])
+        return super().parse_args(ctx, args)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command  # trioquart's own commands work without an app
+        app = self._load_app(ctx)
+        app_cli = getattr(app, "cli", None)
+        if app_cli is None:
+            return None
+        command = app_cli.get_command(ctx, cmd_name)
+        if command is None:
+            return None
+        from .globals import _cv_app
+
+        pushed = _cv_app.get()
+        if pushed is None or pushed.app is not app:
+            ctx.with_resource(app_context_for_cli(app))
+        _run_coroutines_with_trio(command)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(super().list_commands(ctx))
+        app = self._load_app(ctx, quiet_without_target=True)
+        app_cli = getattr(app, "cli", None)
+        if app_cli is not None:
+            names.update(app_cli.list_commands(ctx))
+        return sorted(names)
+
+    def _load_app(self, ctx: click.Context, quiet_without_target: bool = False) -> Any:
+        """The app, or None after saying why there is none (the command that needs it then
+        fails as unknown, with exit code 2)."""
+        info = ctx.ensure_object(ScriptInfo)
+        try:
+            return info.load_app()
+        except NoAppError as error:
+            named = info.app_import_path or info.create_app is not None
+            if named or not quiet_without_target:
+                click.secho(f"Error: {error.format_message()}\n", err=True, fg="red")
+            return None
+
+
+def _app_target_argument(ctx: click.Context, param: click.Parameter, value: Any) -> AppTarget:
+    """``run`` and ``routes`` take the app as an optional argument: without it, the app that
+    --app, TRIOQUART_APP or the current directory names."""
+    if isinstance(value, AppTarget):
+        return value
+    return ctx.ensure_object(ScriptInfo).load_target()
 
 
 class AppTargetType(click.ParamType):
-    """Imports ``MODULE:APP`` while the arguments are parsed.
+    """The ``MODULE:APP`` argument, found while the arguments are parsed.
 
     Doing it this early turns every way of getting the target wrong (no such module, no such
-    attribute, a typo in the syntax) into a usage error with exit code 2, before a server is
-    started or a worker process spawned and fails with a traceback of its own.
+    attribute, an error raised while importing it) into a usage error with exit code 2,
+    before a server is started or a worker process spawned and fails with a traceback of its
+    own.
     """
 
     name = "MODULE:APP"
@@ -64,86 +345,13 @@ class AppTargetType(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, AppTarget):
             return value
-        module_name, _, attribute = str(value).partition(":")
-        attribute = attribute or "app"
-        if not _is_dotted_name(module_name) or not _is_dotted_name(attribute):
-            self.fail(f"{value!r} is not of the form MODULE:APP (e.g. 'hello:app').", param, ctx)
-
-        _make_cwd_importable()
         try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name is not None and _is_same_or_parent(error.name, module_name):
-                self.fail(
-                    f"could not import {module_name!r}: no module named {error.name!r} in"
-                    f" {os.getcwd()!r} or on the Python path.",
-                    param,
-                    ctx,
-                )
-            self.fail(_describe_import_error(module_name, error), param, ctx)
-        except Exception as error:
-            self.fail(_describe_import_error(module_name, error), param, ctx)
-
-        app: Any = module
-        for part in attribute.split("."):
-            try:
-                app = getattr(app, part)
-            except AttributeError:
-                self.fail(f"module {module_name!r} has no attribute {attribute!r}.", param, ctx)
-        if not callable(app):
-            self.fail(f"{value!r} is a {type(app).__name__}, not an ASGI app.", param, ctx)
-        return AppTarget(module=module_name, attribute=attribute, app=app)
-
-
-class ScriptInfo(flask.cli.ScriptInfo):
-    """How a command finds the app: what ``@pass_script_info`` hands to commands that
-    extensions register on ``app.cli`` (Quart-Schema's ``schema``, say).
-
-    Flask's class, whose ``load_app`` finds only Flask apps, with one that takes the app
-    from ``create_app`` (a callable returning it), or else imports ``MODULE:APP`` from
-    ``app_import_path``, as ``trioquart run`` does.
-    """
-
-    def load_app(self) -> Any:
-        if self._loaded_app is not None:
-            return self._loaded_app
-        if self.create_app is not None:
-            app = self.create_app()
-        elif self.app_import_path:
-            app = APP_TARGET.convert(self.app_import_path, None, None).app
-        else:
-            raise click.UsageError("No app to load: give MODULE:APP.")
-        self._loaded_app = app
-        return app
-
-
-#: Passes the :class:`ScriptInfo` to a click command (one is made if there is none).
-pass_script_info = click.make_pass_decorator(ScriptInfo, ensure=True)
-
-
-def _is_dotted_name(name: str) -> bool:
-    return bool(name) and all(part.isidentifier() for part in name.split("."))
-
-
-def _is_same_or_parent(package: str, module_name: str) -> bool:
-    return module_name == package or module_name.startswith(package + ".")
-
-
-def _describe_import_error(module_name: str, error: BaseException) -> str:
-    """One readable paragraph for an error raised by the user's module while importing it:
-    the exception and the innermost place it came from, which is what they need to fix."""
-    description = "".join(traceback.format_exception_only(error)).strip()
-    frames = traceback.extract_tb(error.__traceback__)
-    where = f"\n  (raised at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
-    return f"importing {module_name!r} failed:\n  {description}{where}"
-
-
-def _make_cwd_importable() -> None:
-    # The console script's sys.path starts with its own bin directory, not the current one;
-    # put the current directory first so ``trioquart run hello:app`` finds ./hello.py.
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
+            target = find_app(str(value))
+        except NoAppError as error:
+            self.fail(error.message, param, ctx)
+        if ctx is not None:
+            ctx.ensure_object(ScriptInfo).use_target(target)
+        return target
 
 
 def _bind_for(host: str, port: int) -> str:
@@ -153,14 +361,20 @@ def _bind_for(host: str, port: int) -> str:
 APP_TARGET = AppTargetType()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=TrioQuartGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="trioquart")
 def main() -> None:
-    """Run and inspect trioquart apps."""
+    """Run and inspect trioquart apps, and run the commands they register on app.cli."""
 
 
 @main.command()
-@click.argument("target", metavar="MODULE:APP", type=APP_TARGET)
+@click.argument(
+    "target",
+    metavar="MODULE:APP",
+    type=APP_TARGET,
+    required=False,
+    callback=_app_target_argument,
+)
 @click.option("--host", help="The interface to bind to.  [default: 127.0.0.1]")
 @click.option(
     "--port",
@@ -328,27 +542,56 @@ def _shutdown_signals() -> list[int]:
     )
 
 
+#: ``routes --sort`` keys: each sorts by its column, then by rule and endpoint.
+ROUTE_SORT_KEYS = ("rule", "endpoint", "blueprint", "methods", "match")
+
+
 @main.command()
-@click.argument("target", metavar="MODULE:APP", type=APP_TARGET)
-def routes(target: AppTarget) -> None:
-    """List the URL rules of MODULE:APP, sorted by rule."""
+@click.argument(
+    "target",
+    metavar="MODULE:APP",
+    type=APP_TARGET,
+    required=False,
+    callback=_app_target_argument,
+)
+@click.option(
+    "--sort",
+    "-s",
+    type=click.Choice(ROUTE_SORT_KEYS),
+    default="rule",
+    show_default=True,
+    help="The column to sort by; 'match' is the order in which rules are tried.",
+)
+@click.option("--all-methods", is_flag=True, help="Show HEAD and OPTIONS too.")
+def routes(target: AppTarget, sort: str, all_methods: bool) -> None:
+    """List the app's URL rules: endpoint, blueprint, methods (WS for a websocket) and rule."""
     url_map = getattr(target.app, "url_map", None)
     if url_map is None:
         raise click.BadParameter(f"{str(target)!r} has no url_map; is it a trioquart app?")
-    rows = [
-        (str(rule.endpoint), _format_methods(rule.methods), str(rule.rule))
-        for rule in sorted(url_map.iter_rules(), key=lambda rule: (rule.rule, rule.endpoint))
-    ]
-    if not rows:
+    rules = list(url_map.iter_rules())
+    if not rules:
         click.echo("No routes.")
         return
-    click.echo(_format_table(("Endpoint", "Methods", "Rule"), rows))
+    rows = [
+        (
+            str(rule.endpoint),
+            str(rule.endpoint).rpartition(".")[0],
+            "WS" if rule.websocket else _format_methods(rule.methods, all_methods),
+            str(rule.rule),
+        )
+        for rule in rules
+    ]
+    if sort != "match":
+        column = {"endpoint": 0, "blueprint": 1, "methods": 2}.get(sort)
+        rows.sort(key=lambda row: ((row[column],) if column is not None else ()) + (row[3], row[0]))
+    click.echo(_format_table(("Endpoint", "Blueprint", "Methods", "Rule"), rows))
 
 
-def _format_methods(methods: Iterable[str] | None) -> str:
+def _format_methods(methods: Iterable[str] | None, all_methods: bool = False) -> str:
     if methods is None:
         return "*"
-    return ", ".join(sorted(set(methods) - {"HEAD", "OPTIONS"}))
+    hidden = set() if all_methods else {"HEAD", "OPTIONS"}
+    return ", ".join(sorted(set(methods) - hidden))
 
 
 def _format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -362,5 +605,26 @@ def _format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(headers), separator, *(line(row) for row in rows)])
 
 
+@main.command()
+@pass_script_info
+def shell(info: ScriptInfo) -> None:
+    """Open a Python console with the app context pushed, where `await` works.
+
+    The console starts with app, g, current_app and trio defined, and whatever the app's
+    shell_context_processor functions return. CTRL+C cancels a running statement;
+    CTRL+D ends the session (teardown_appcontext functions then run).
+    """
+    app = info.load_app()
+    if not is_trioquart_app(app):
+        raise click.UsageError(f"{info.load_target()} is not a trioquart app: no shell for it.")
+    from .shell import interact
+
+    interact(app)
+
+
 if __name__ == "__main__":
-    main()
+    # ``python -m trioquart.cli``: run the command of the module as imported under its own
+    # name, so that extensions importing ``trioquart.cli.ScriptInfo`` get the class in use.
+    from trioquart.cli import main as _main
+
+    _main()

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 __all__ = ["load_target"]
 
 
 def load_target(target: str) -> Any:
-    """The object ``target`` names: ``"module:app"``, ``"package.module:holder.app"``, or a
-    bare ``"module"`` for its ``app`` attribute."""
-    module_name, _, attribute = target.partition(":")
-    found: Any = importlib.import_module(module_name)
-    for part in (attribute or "app").split("."):
-        found = getattr(found, part)
-    return found
+    """The app ``target`` names: ``"module:app"``, ``"package.module:holder.app"``, a bare
+    ``"module"``, or a factory call ``"module:create_app()"`` (each worker calls the factory
+    for itself), found as the command line finds it (:mod:`trioquart.discovery`)."""
+    from ..discovery import load_app_target
+
+    return load_app_target(target)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .app import LifespanError, TestApp
+from .cli import TrioQuartCliRunner
 from .client import IncompleteResponseError, TestClient, TestHTTPConnection
 from .server import LiveServer, serve_app
 from .websocket import TestWebsocketConnection, WebsocketDisconnectError, WebsocketResponseError
@@ -15,6 +16,7 @@ __all__ = [
     "TestClient",
     "TestHTTPConnection",
     "TestWebsocketConnection",
+    "TrioQuartCliRunner",
     "WebsocketDisconnectError",
     "WebsocketResponseError",
     "serve_app",
