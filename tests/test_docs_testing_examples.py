@@ -185,10 +185,6 @@ async def test_error_is_logged(app: TrioQuart, caplog: pytest.LogCaptureFixture)
     assert "RuntimeError: something broke" in caplog.text
 
 
-@pytest.mark.skipif(
-    not hasattr(TrioQuart, "test_cli_runner"),
-    reason="app.test_cli_runner() arrives with the command-line work of issue 14",
-)
 def test_cli_command(app: TrioQuart) -> None:
     runner = app.test_cli_runner()
     result = runner.invoke(args=["greet"])
