@@ -33,7 +33,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import dotenv
@@ -44,13 +44,13 @@ from click.core import ParameterSource
 from . import __version__
 from .discovery import AppTarget, NoAppError, find_app, is_trioquart_app
 from .serving import ServerConfig, load_config_file, serve
-from .serving.supervisor import (
-    WORKER_STARTUP_FAILED,
-    configure_logging,
-    startup_failure,
-    supervise,
-)
+from .serving.listening import ServerSetupError, check_tls, open_sockets, socket_urls
+from .serving.logs import LOG_LEVELS, apply_app_log_level, configure_logging
+from .serving.supervisor import WORKER_STARTUP_FAILED, startup_failure, supervise
 from .serving.worker import AppStartupError
+
+if TYPE_CHECKING:
+    from hypercorn.config import Sockets
 
 __all__ = [
     "AppTarget",
@@ -392,12 +392,10 @@ def main() -> None:
 )
 @click.option(
     "--certfile",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Serve HTTPS (and HTTP/2) with this certificate (PEM).",
+    type=click.Path(),
+    help="Serve HTTPS (and HTTP/2) with this certificate (PEM); needs --keyfile.",
 )
-@click.option(
-    "--keyfile", type=click.Path(exists=True, dir_okay=False), help="The certificate's key."
-)
+@click.option("--keyfile", type=click.Path(), help="The certificate's private key (PEM).")
 @click.option(
     "--keep-alive",
     type=click.FloatRange(min=0),
@@ -419,7 +417,14 @@ def main() -> None:
 @click.option(
     "--access-log/--no-access-log",
     default=None,
-    help="Log each request to stdout.  [default: on, or as --config says]",
+    help="Log each request to stdout, one line each, whatever --log-level says."
+    "  [default: on, or as --config says]",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    help="The level of trioquart's, the app's and Hypercorn's error log, to stderr."
+    "  [default: info, and the app's logger as the app sets it]",
 )
 @click.option("--reload", is_flag=True, help="Restart the server when a source file changes.")
 @click.option(
@@ -440,6 +445,7 @@ def run(
     graceful_timeout: float | None,
     config_file: str | None,
     access_log: bool | None,
+    log_level: str | None,
     reload: bool,
     workers: int,
 ) -> None:
@@ -450,7 +456,9 @@ def run(
     CTRL+C or SIGTERM stops the server gracefully: it stops accepting connections at once,
     requests in flight may finish within --graceful-timeout, websockets are closed with
     1001 (going away), and the app's after_serving hooks run. A second CTRL+C forces it.
-    With --workers N, a worker process that dies is replaced.
+    With --workers N, a worker process that dies is replaced. With --reload, the server
+    restarts when a Python file under the current directory changes, and an error in the
+    app is shown until a change fixes it.
     """
     config = _load_config(config_file) if config_file else ServerConfig()
     if binds:
@@ -469,10 +477,15 @@ def run(
         config.accesslog = "-" if access_log is not False else None
     if config_file is None:
         config.errorlog = "-"
+    if log_level is not None:
+        config.loglevel = log_level.upper()
+    configure_logging(config.loglevel)
+    sockets = _open_sockets(config)
 
     if workers == 1 and not reload:
+        apply_app_log_level(target.app, config)
         try:
-            sys.exit(trio.run(_serve_in_process, target, config))
+            sys.exit(trio.run(_serve_in_process, target, config, sockets))
         except* AppStartupError as group:  # the app has logged its traceback already
             failure = startup_failure(group)
             click.echo(f"Error: the app failed to start: {failure}", err=True)
@@ -480,13 +493,24 @@ def run(
 
     # Several workers, or the reloader (which restarts the worker): a supervisor in this
     # process runs the workers, each importing the app afresh (trioquart.serving.supervisor).
-    configure_logging()
     click.echo(
-        f"Serving {target} on {', '.join(config.bind)} with {workers} worker"
+        f"Serving {target} on {', '.join(socket_urls(sockets))} with {workers} worker"
         f"{'s' if workers > 1 else ''}{' and the reloader' if reload else ''}"
         " (press CTRL+C to quit)"
     )
-    sys.exit(supervise(str(target), config, workers, reload=reload))
+    sys.exit(supervise(str(target), config, workers, reload=reload, sockets=sockets))
+
+
+def _open_sockets(config: ServerConfig) -> Sockets:
+    """Check the certificate and bind every address before serving, so a mistake in either
+    is one line (``Error: cannot listen on ...``) and an exit code (2: what was given is
+    wrong; 1: the system refused), not a traceback from a worker."""
+    try:
+        check_tls(config)
+        return open_sockets(config)
+    except ServerSetupError as error:
+        click.echo(f"Error: {error.message}", err=True)
+        sys.exit(error.exit_code)
 
 
 def _load_config(spec: str) -> ServerConfig:
@@ -496,7 +520,7 @@ def _load_config(spec: str) -> ServerConfig:
         raise click.BadParameter(f"cannot load {spec!r}: {error}", param_hint="--config") from None
 
 
-async def _serve_in_process(target: AppTarget, config: ServerConfig) -> int:
+async def _serve_in_process(target: AppTarget, config: ServerConfig, sockets: Sockets) -> int:
     """Serve one worker in this process; the exit code is returned.
 
     Signals are caught rather than left to raise KeyboardInterrupt wherever the code
@@ -527,7 +551,13 @@ async def _serve_in_process(target: AppTarget, config: ServerConfig) -> int:
             async def serve_then_stop_watching(
                 task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
             ) -> None:
-                await serve(target.app, config, shutdown_trigger=stop.wait, task_status=task_status)
+                await serve(
+                    target.app,
+                    config,
+                    sockets=sockets,
+                    shutdown_trigger=stop.wait,
+                    task_status=task_status,
+                )
                 nursery.cancel_scope.cancel()
 
             nursery.start_soon(watch_signals)

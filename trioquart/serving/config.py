@@ -12,6 +12,8 @@ from typing import Any
 
 from hypercorn.config import Config as HypercornConfig
 
+from .logs import ServerLogger
+
 __all__ = ["ServerConfig", "apply_app_limits", "load_config_file"]
 
 
@@ -27,6 +29,9 @@ class ServerConfig(HypercornConfig):
     #: How long a websocket the server closed at shutdown (close code 1001) waits for the
     #: client's closing frame before its connection is dropped, within the graceful timeout.
     websocket_close_timeout: float = 1.0
+    #: Hypercorn's logger, writing the access log whatever the log level (see
+    #: :mod:`trioquart.serving.logs`).
+    logger_class = ServerLogger
 
 
 def apply_app_limits(config: HypercornConfig, app: Any) -> None:

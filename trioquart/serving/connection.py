@@ -176,6 +176,7 @@ class ConnectionTaskGroup(TaskGroup):
         kind = scope["type"]
         if kind == "http":
             HTTPStream.take_over(send.__self__)
+            send = send.__self__.app_send  # bound again: the method of the class taken over
             if (refusal := refuse_headers(scope, config)) is not None:
                 await config.log.warning("Refused a request from %s: %s", _client(scope), refusal)
                 app = answer_431

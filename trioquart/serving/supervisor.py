@@ -15,8 +15,10 @@ It binds the sockets once and starts N worker processes that share them; each wo
   tells every worker to shut down gracefully; a second signal forces the stop (workers
   cancel everything and exit; any still running a second later are killed), and the exit
   code is then 1.
-- with ``reload=True``, restarts the workers when a source file changes, and after a
-  failure waits for the next change instead of giving up.
+- with ``reload=True``, restarts the workers when a source file changes (watched with
+  watchfiles: :mod:`trioquart.serving.reloader`), and after a failure (an import error in
+  the app, say, printed without the import machinery's frames) waits for the next change
+  instead of giving up.
 
 Workers talk to the supervisor over a pipe: they report ``"ready"`` once they serve; the
 supervisor sends ``"stop"`` or ``"force"``. A worker whose pipe closes (the supervisor
@@ -31,19 +33,23 @@ import multiprocessing
 import os
 import signal
 from multiprocessing.connection import Connection as Pipe
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
-from hypercorn.utils import check_for_updates, files_to_watch
 
-from .loading import load_target
+from ..discovery import NoAppError
+from .listening import open_sockets
+from .loading import describe_load_error, load_target
+from .logs import apply_app_log_level, configure_logging
+from .reloader import reload_templates, source_roots, watch_source
 from .worker import AppStartupError, serve
 
 if TYPE_CHECKING:
     from hypercorn.config import Config, Sockets
 
-__all__ = ["describe_exit", "supervise"]
+__all__ = ["configure_logging", "describe_exit", "supervise"]
 
 logger = logging.getLogger("trioquart.server")
 
@@ -54,8 +60,6 @@ MAX_QUICK_FAILURES = 5
 #: The first and the longest wait before a failed worker is replaced.
 FIRST_BACKOFF = 0.1
 MAX_BACKOFF = 5.0
-#: How often the reloader looks for changed files.
-RELOAD_INTERVAL = 1.0
 #: Exit status of a worker whose app failed to load or start.
 WORKER_STARTUP_FAILED = 3
 
@@ -75,10 +79,21 @@ def describe_exit(exitcode: int | None) -> str:
     return f"exited with status {exitcode}"
 
 
-def supervise(target: str, config: Config, workers: int, *, reload: bool = False) -> int:
+def supervise(
+    target: str,
+    config: Config,
+    workers: int,
+    *,
+    reload: bool = False,
+    sockets: Sockets | None = None,
+) -> int:
     """Serve the app named by ``target`` (``module:attribute``) with ``workers`` processes
-    until a signal stops them; the exit code for the command line is returned."""
-    supervisor = Supervisor(target=target, config=config, workers=workers, reload=reload)
+    until a signal stops them; the exit code for the command line is returned. ``sockets``
+    are the listening sockets (:func:`~trioquart.serving.listening.open_sockets`); without
+    them the config's binds are opened."""
+    supervisor = Supervisor(
+        target=target, config=config, workers=workers, reload=reload, sockets=sockets
+    )
     return trio.run(supervisor.run)
 
 
@@ -90,6 +105,8 @@ class Worker:
     process: Any  # multiprocessing's SpawnProcess
     pipe: Pipe
     started_at: float
+    #: How many changes to the source the supervisor had seen when it started the worker.
+    generation: int = 0
     #: Asked to stop because the source changed (it is to be started again at once).
     restarting: bool = False
 
@@ -110,18 +127,22 @@ class Supervisor:
     stopping: trio.Event = attrs.Factory(trio.Event)
     forced: bool = False
     running: dict[int, Worker] = attrs.Factory(dict)
-    _sockets: Sockets | None = None
+    sockets: Sockets | None = None
+    #: Changes to the source seen so far, and an event set at the next one (or at the stop).
+    generation: int = 0
+    changed: trio.Event = attrs.Factory(trio.Event)
 
     async def run(self) -> int:
-        self._sockets = self.config.create_sockets()
-        for sock in [*self._sockets.secure_sockets, *self._sockets.insecure_sockets]:
-            sock.listen(self.config.backlog)
+        if self.sockets is None:
+            self.sockets = open_sockets(self.config)
         try:
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._watch_signals, signals)
                     if self.reload:
-                        nursery.start_soon(self._watch_files)
+                        roots = source_roots(self.target.partition(":")[0])
+                        await nursery.start(watch_source, roots, self._source_changed)
+                        logger.info("Watching %s for changes", ", ".join(map(str, roots)))
                     async with trio.open_nursery() as slots:
                         for slot in range(self.workers):
                             slots.start_soon(self._keep_running, slot)
@@ -156,7 +177,7 @@ class Supervisor:
             )
             if self.reload:
                 logger.error("Waiting for a change to the source before starting it again")
-                await self._next_change()
+                await self._next_change(worker.generation)
                 continue
             if quick_failures >= MAX_QUICK_FAILURES:
                 logger.critical(
@@ -178,12 +199,18 @@ class Supervisor:
         ours, theirs = context.Pipe()
         process = context.Process(
             target=_worker_main,
-            args=(self.target, self.config, self._sockets, theirs),
+            args=(self.target, self.config, self.sockets, theirs, self.reload),
             name=f"trioquart worker {slot}",
         )
         process.start()
         theirs.close()
-        worker = Worker(slot=slot, process=process, pipe=ours, started_at=trio.current_time())
+        worker = Worker(
+            slot=slot,
+            process=process,
+            pipe=ours,
+            started_at=trio.current_time(),
+            generation=self.generation,
+        )
         self.running[slot] = worker
         return worker
 
@@ -230,64 +257,67 @@ class Supervisor:
     def _stop(self) -> None:
         """Refuse new connections now and ask every worker to finish gracefully."""
         self.stopping.set()
+        self.changed.set()  # nothing waits for a change any more
         self._close_sockets()
         for worker in list(self.running.values()):
             worker.tell("stop")
 
     def _close_sockets(self) -> None:
-        if self._sockets is None:
+        if self.sockets is None:
             return
-        for sock in [*self._sockets.secure_sockets, *self._sockets.insecure_sockets]:
+        for sock in [*self.sockets.secure_sockets, *self.sockets.insecure_sockets]:
             sock.close()
 
     # ---- reloading --------------------------------------------------------------------------
 
-    async def _watch_files(self) -> None:
-        watched = files_to_watch()
-        while not self.stopping.is_set():
-            await trio.sleep(RELOAD_INTERVAL)
-            if check_for_updates(watched):
-                logger.warning("Source changed: restarting the workers")
-                for worker in list(self.running.values()):
-                    worker.restarting = True
-                    worker.tell("stop")
-                watched = files_to_watch()
+    def _source_changed(self, paths: set[Path]) -> None:
+        """Restart the running workers, and wake the slots waiting for a fix."""
+        if self.stopping.is_set():
+            return
+        names = sorted(_relative(path) for path in paths)
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        logger.info("Reloading: %s changed", shown)
+        self.generation += 1
+        self.changed.set()
+        self.changed = trio.Event()
+        for worker in list(self.running.values()):
+            worker.restarting = True
+            worker.tell("stop")
 
-    async def _next_change(self) -> None:
-        watched = files_to_watch()
-        while not self.stopping.is_set():
-            with trio.move_on_after(RELOAD_INTERVAL):
-                await self.stopping.wait()
-            if check_for_updates(watched):
-                return
+    async def _next_change(self, since: int) -> None:
+        """Wait until the source has changed since generation ``since`` (or the stop)."""
+        while self.generation == since and not self.stopping.is_set():
+            await self.changed.wait()
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 # ---- the worker process -----------------------------------------------------------------------
 
 
-def configure_logging() -> None:
-    """Give the supervisor's and workers' messages a handler (stderr), once per process."""
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(
-            logging.Formatter(
-                "%(asctime)s [%(process)d] [%(levelname)s] %(message)s", "[%Y-%m-%d %H:%M:%S %z]"
-            )
-        )
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-
-
-def _worker_main(target: str, config: Config, sockets: Sockets, pipe: Pipe) -> None:
+def _worker_main(
+    target: str, config: Config, sockets: Sockets, pipe: Pipe, reload: bool = False
+) -> None:
     """A worker process: load the app, serve it until the supervisor says stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    configure_logging()
+    configure_logging(config.loglevel)
     try:
         app = load_target(target)
-    except Exception:
-        logger.exception("Worker (pid %d) could not load %s", os.getpid(), target)
+    except NoAppError as error:  # already a message: the user's error and their frame
+        logger.error("Worker (pid %d) could not load %s: %s", os.getpid(), target, error.message)
         raise SystemExit(WORKER_STARTUP_FAILED) from None
+    except Exception as error:
+        description = describe_load_error(error)
+        logger.error("Worker (pid %d) could not load %s:\n%s", os.getpid(), target, description)
+        raise SystemExit(WORKER_STARTUP_FAILED) from None
+    apply_app_log_level(app, config)
+    if reload:
+        reload_templates(app)
     raise SystemExit(trio.run(_serve_worker, app, config, sockets, pipe))
 
 

@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 import trio
 from hypercorn.trio.lifespan import Lifespan
-from hypercorn.trio.statsd import StatsdLogger
 from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.utils import LifespanFailureError, LifespanTimeoutError, repr_socket_addr, wrap_app
 
 from .config import apply_app_limits
 from .connection import Connection, OpenConnections
+from .logs import use_statsd_logger
 from .websocket import check_hypercorn
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ async def serve(
     check_hypercorn()
     if config.quic_bind:
         raise ValueError("trioquart's server does not serve HTTP/3 (quic_bind)")
-    config.set_statsd_logger_class(StatsdLogger)
+    use_statsd_logger(config)
     lifespan_state: dict[str, Any] = {}
     wrapped = wrap_app(cast("Framework", app), config.wsgi_max_body_size, "asgi")
     lifespan = ServerLifespan(wrapped, config, lifespan_state)
