@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gc
 import io
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import trio
 
-from trioquart import Response, TrioQuart, redirect, request
+from trioquart import Response, TrioQuart, redirect, request, websocket
 
 
 def make_app() -> TrioQuart:
@@ -227,6 +229,16 @@ def cookie_app() -> TrioQuart:
     async def show() -> dict[str, str]:
         return dict(request.cookies)
 
+    @app.route("/area/show")
+    async def area_show() -> dict[str, str]:
+        return dict(request.cookies)
+
+    @app.route("/expire/<name>")
+    async def expire_cookie(name: str) -> Response:
+        response = Response("expired")
+        response.set_cookie(name, "gone", expires=datetime(2000, 1, 1, tzinfo=UTC))
+        return response
+
     return app
 
 
@@ -251,6 +263,103 @@ async def test_client_set_cookie() -> None:
     client.set_cookie("localhost", "preset", "yes")
     assert await (await client.get("/show")).get_json() == {"preset": "yes"}
     client.delete_cookie("localhost", "preset")
+    assert await (await client.get("/show")).get_json() == {}
+
+
+async def test_client_set_cookie_takes_quarts_signature() -> None:
+    """Every keyword of Quart's ``set_cookie``, as test helpers pass them (Quart-Auth's
+    ``authenticated_client`` names no server): a Secure cookie is sent on plain http."""
+    client = cookie_app().test_client()
+    client.set_cookie(
+        None,
+        "token",
+        "abc.def",
+        max_age=3600,
+        path="/",
+        domain=None,
+        secure=True,
+        httponly=True,
+        samesite="Lax",
+        charset="utf-8",
+    )
+    assert await (await client.get("/show")).get_json() == {"token": "abc.def"}
+    client.delete_cookie(None, "token", path="/", domain=None)
+    assert await (await client.get("/show")).get_json() == {}
+
+
+async def test_client_set_cookie_path() -> None:
+    client = cookie_app().test_client()
+    client.set_cookie("localhost", "scoped", "yes", path="/area")
+    assert await (await client.get("/show")).get_json() == {}
+    assert await (await client.get("/area/show")).get_json() == {"scoped": "yes"}
+    client.delete_cookie("localhost", "scoped")  # another path: a different cookie
+    assert await (await client.get("/area/show")).get_json() == {"scoped": "yes"}
+    client.delete_cookie("localhost", "scoped", path="/area")
+    assert await (await client.get("/area/show")).get_json() == {}
+
+
+@pytest.mark.parametrize(
+    "lifetime",
+    [
+        {"max_age": 0},
+        {"max_age": timedelta(seconds=-5)},
+        {"expires": 0},
+        {"expires": datetime(2000, 1, 1)},
+        {"expires": datetime.now(UTC) - timedelta(minutes=1)},
+    ],
+)
+async def test_client_set_cookie_already_expired_removes_it(lifetime: dict[str, Any]) -> None:
+    client = cookie_app().test_client()
+    client.set_cookie("localhost", "preset", "yes")
+    client.set_cookie("localhost", "preset", "no", **lifetime)
+    assert await (await client.get("/show")).get_json() == {}
+
+
+@pytest.mark.parametrize("kind", ["max_age", "expires datetime", "expires unix time"])
+async def test_client_cookie_stops_being_sent_when_it_expires(kind: str) -> None:
+    lifetimes: dict[str, dict[str, Any]] = {
+        "max_age": {"max_age": timedelta(seconds=1)},
+        "expires datetime": {"expires": datetime.now(UTC) + timedelta(seconds=1)},
+        "expires unix time": {"expires": time.time() + 1},
+    }
+    lifetime = lifetimes[kind]
+    client = cookie_app().test_client()
+    client.set_cookie("localhost", "brief", "yes", **lifetime)
+    assert await (await client.get("/show")).get_json() == {"brief": "yes"}
+    await trio.sleep(1.1)  # the wall clock: the jar reads time.time()
+    assert await (await client.get("/show")).get_json() == {}
+
+
+async def test_client_set_cookie_max_age_wins_over_expires() -> None:
+    client = cookie_app().test_client()
+    client.set_cookie("localhost", "kept", "yes", max_age=3600, expires=0)
+    assert await (await client.get("/show")).get_json() == {"kept": "yes"}
+
+
+async def test_client_set_cookie_reaches_websockets() -> None:
+    app = cookie_app()
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.send_json(dict(websocket.cookies))
+
+    client = app.test_client()
+    client.set_cookie(None, "token", "abc", secure=True, httponly=True, samesite="Strict")
+    with trio.fail_after(5):
+        async with client.websocket("/ws") as connection:
+            assert await connection.receive_json() == {"token": "abc"}
+
+
+async def test_client_set_cookie_needs_cookies() -> None:
+    client = cookie_app().test_client(use_cookies=False)
+    with pytest.raises(RuntimeError, match="use_cookies=False"):
+        client.set_cookie("localhost", "preset", "yes")
+
+
+async def test_cookie_the_app_sets_with_a_past_expiry_removes_it() -> None:
+    client = cookie_app().test_client()
+    await client.get("/set/a/1")
+    await client.get("/expire/a")
     assert await (await client.get("/show")).get_json() == {}
 
 

@@ -20,6 +20,7 @@ from collections.abc import (
     Sequence,
 )
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeAlias, Union
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from werkzeug.sansio.response import Response as SansIOResponse
 
     from .app import TrioQuart
+    from .testing.client import CookieJar
     from .wrappers.response import Response
 
 __all__ = [
@@ -206,6 +208,9 @@ class TestClientProtocol(Protocol):
     __test__: ClassVar[bool] = False  # not a pytest test class, where a test imports it
 
     app: TrioQuart
+    #: ``None`` for a client made with ``use_cookies=False`` (helpers such as Quart-Auth's
+    #: ``authenticated_client`` check it before storing a cookie).
+    cookie_jar: CookieJar | None
     push_promises: list[tuple[str, Headers]]
 
     async def open(self, path: str, **kwargs: Any) -> Response: ...
@@ -234,9 +239,24 @@ class TestClientProtocol(Protocol):
 
     async def trace(self, path: str, **kwargs: Any) -> Response: ...
 
-    def set_cookie(self, server_name: str, key: str, value: str = "", path: str = "/") -> None: ...
+    def set_cookie(
+        self,
+        server_name: str | None,
+        key: str,
+        value: str = "",
+        max_age: int | timedelta | None = None,
+        expires: int | float | datetime | None = None,
+        path: str = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: str | None = None,
+        charset: str = "utf-8",
+    ) -> None: ...
 
-    def delete_cookie(self, server_name: str, key: str, path: str = "/") -> None: ...
+    def delete_cookie(
+        self, server_name: str | None, key: str, path: str = "/", domain: str | None = None
+    ) -> None: ...
 
 
 class TestAppProtocol(Protocol):

@@ -8,14 +8,17 @@ a bound, so responses of any length work.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import trio
 from werkzeug.datastructures import Headers
+from werkzeug.http import parse_date
 
 from ..asgi.websocket import DENIAL_EXTENSION
 from ..errors import strip_cancelled
@@ -47,37 +50,63 @@ class IncompleteResponseError(Exception):
 
 
 class CookieJar:
-    """The cookies the app has set, sent back on later requests (one host, by path)."""
+    """The cookies the app has set, sent back on later requests (one host, by path).
+
+    A cookie's lifetime is kept: one that arrives already expired (``Max-Age`` of 0 or
+    less, or an ``Expires`` in the past) removes the stored one, and one whose lifetime
+    runs out during a test stops being sent. ``Domain``, ``Secure``, ``HttpOnly`` and
+    ``SameSite`` do not change what is sent; see :meth:`TestClient.set_cookie` for why.
+    """
 
     def __init__(self) -> None:
-        self._cookies: dict[tuple[str, str], str] = {}
+        #: ``(name, path)`` to ``(value, expiry)``, the expiry a UNIX time or ``None``.
+        self._cookies: dict[tuple[str, str], tuple[str, float | None]] = {}
 
     def update_from(self, headers: Headers) -> None:
         for header in headers.getlist("Set-Cookie"):
             parsed: SimpleCookie = SimpleCookie()
             parsed.load(header)
             for name, morsel in parsed.items():
-                key = (name, morsel["path"] or "/")
-                max_age = morsel["max-age"]
-                expired = (max_age != "" and int(max_age) <= 0) or "1970" in morsel["expires"]
-                if expired:
-                    self._cookies.pop(key, None)
-                else:
-                    self._cookies[key] = morsel.value
+                max_age = int(morsel["max-age"]) if morsel["max-age"] != "" else None
+                expires = parse_date(morsel["expires"]) if morsel["expires"] else None
+                self.set(name, morsel.value, morsel["path"] or "/", _expiry(max_age, expires))
 
     def header_for(self, path: str) -> str | None:
+        now = time.time()
+        for key, (_, expiry) in list(self._cookies.items()):
+            if expiry is not None and expiry <= now:
+                del self._cookies[key]
         pairs = [
             f"{name}={value}"
-            for (name, cookie_path), value in self._cookies.items()
+            for (name, cookie_path), (value, _) in self._cookies.items()
             if path.startswith(cookie_path.rstrip("/")) or cookie_path == "/"
         ]
         return "; ".join(pairs) if pairs else None
 
-    def set(self, key: str, value: str, path: str = "/") -> None:
-        self._cookies[(key, path)] = value
+    def set(self, key: str, value: str, path: str = "/", expiry: float | None = None) -> None:
+        """Store a cookie; an ``expiry`` (UNIX time) already past removes it instead."""
+        if expiry is not None and expiry <= time.time():
+            self.delete(key, path)
+        else:
+            self._cookies[(key, path)] = (value, expiry)
 
     def delete(self, key: str, path: str = "/") -> None:
         self._cookies.pop((key, path), None)
+
+
+def _expiry(
+    max_age: int | timedelta | None, expires: int | float | datetime | None
+) -> float | None:
+    """When a cookie ends, as a UNIX time (``None``: with the client). ``Max-Age`` wins
+    over ``Expires``, as in browsers; a naive ``expires`` datetime is taken as UTC."""
+    if max_age is not None:
+        seconds = max_age.total_seconds() if isinstance(max_age, timedelta) else max_age
+        return time.time() + seconds
+    if isinstance(expires, datetime):
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=UTC)
+        return expires.timestamp()
+    return None if expires is None else float(expires)
 
 
 class TestHTTPConnection:
@@ -168,14 +197,44 @@ class TestClient:
         #: ``(path, headers)`` of each server push the app asked for (HTTP/2 requests).
         self.push_promises: list[tuple[str, Headers]] = []
 
-    def set_cookie(self, server_name: str, key: str, value: str = "", path: str = "/") -> None:
-        """Store a cookie as if the app had set it (``server_name`` is for Quart's
-        signature: the jar serves one host)."""
+    def set_cookie(
+        self,
+        server_name: str | None,
+        key: str,
+        value: str = "",
+        max_age: int | timedelta | None = None,
+        expires: int | float | datetime | None = None,
+        path: str = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: str | None = None,
+        charset: str = "utf-8",
+    ) -> None:
+        """Store a cookie as if the app had set it, with Quart's test-client signature
+        (test helpers such as Quart-Auth's ``authenticated_client`` call it so).
+
+        ``path`` limits which requests carry it; ``max_age`` (seconds or a timedelta)
+        and ``expires`` (a datetime, or a UNIX time) bound its life, and one already
+        past removes the cookie instead. The rest is accepted and has no effect:
+        ``server_name`` and ``domain`` because the jar serves the one app under test,
+        whatever host a request names; ``secure`` because, as with Quart's client, a
+        Secure cookie is sent on plain ``http`` requests too, so tests of apps that set
+        Secure cookies (the default of Quart-Auth, for one) need not use ``https``;
+        ``httponly`` because no script runs here to be kept from it; ``samesite``
+        because every request the client makes is same-site; ``charset`` because the
+        value is a ``str`` sent as given (``quart.typing.TestClientProtocol`` still
+        declares it).
+        """
         if self.cookie_jar is None:
             raise RuntimeError("This client was made with use_cookies=False.")
-        self.cookie_jar.set(key, value, path)
+        self.cookie_jar.set(key, value, path, _expiry(max_age, expires))
 
-    def delete_cookie(self, server_name: str, key: str, path: str = "/") -> None:
+    def delete_cookie(
+        self, server_name: str | None, key: str, path: str = "/", domain: str | None = None
+    ) -> None:
+        """Remove a cookie from the jar (``server_name`` and ``domain`` are ignored, as
+        for :meth:`set_cookie`)."""
         if self.cookie_jar is not None:
             self.cookie_jar.delete(key, path)
 
