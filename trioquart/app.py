@@ -420,12 +420,21 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         rule = request.url_rule
         assert rule is not None
         if request.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
-            return self.make_default_options_response(ctx)
+            return await self.make_default_options_response(ctx)
         view = self.view_functions[rule.endpoint]
         return await self.ensure_async(view)(**(request.view_args or {}))
 
-    def make_default_options_response(self, ctx: RequestContext) -> Response:
-        assert ctx.url_adapter is not None
+    async def make_default_options_response(self, ctx: RequestContext | None = None) -> Response:
+        """The automatic answer to ``OPTIONS``: an empty response whose ``Allow`` header lists
+        the methods the URL accepts.
+
+        A coroutine whose request context defaults to the current one, as in Quart:
+        extensions that answer ``OPTIONS`` themselves, such as Quart-CORS's ``route_cors``,
+        ``await current_app.make_default_options_response()`` with no argument.
+        """
+        if ctx is None:
+            ctx = request_ctx._get_current_object()  # type: ignore[attr-defined]
+        assert ctx is not None and ctx.url_adapter is not None
         response = self.response_class()
         response.allow.update(ctx.url_adapter.allowed_methods())
         return response
