@@ -228,6 +228,21 @@ def test_other_errors_get_no_note() -> None:
         assert not hasattr(error, "__notes__")
 
 
+def test_an_unprintable_error_does_not_break_the_explanation() -> None:
+    """An error whose ``str()`` fails is skipped (its report must not fail here); its
+    context, never raised so without a traceback, is explained by its message alone."""
+
+    class UnprintableError(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("cannot show this error")
+
+    error = UnprintableError()
+    error.__context__ = RuntimeError("no running event loop")
+    note = explain_asyncio(error)
+    assert note is not None and "an asyncio call needs a running asyncio event loop" in note
+    assert asyncio_notes(error) == [note]
+
+
 def test_the_note_is_added_once() -> None:
     async def needs_loop() -> None:
         await asyncio.sleep(0.01)

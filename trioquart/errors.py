@@ -158,7 +158,10 @@ def explain_asyncio(error: BaseException) -> str | None:
 def _describe_asyncio_failure(error: BaseException) -> tuple[int, str] | None:
     """What asyncio call ``error`` itself (not its causes) comes from, and how precisely
     that is known (2: the asyncio function is in the traceback; 1: only the call site)."""
-    message = str(error)
+    try:
+        message = str(error)
+    except Exception:  # an error that cannot say what it is: nothing to explain, and
+        return None  # the report of it must not fail here
     foreign_yield = _FOREIGN_YIELD.search(message) if isinstance(error, TypeError) else None
     if foreign_yield is None and not any(text in message for text in _NO_LOOP_MESSAGES):
         return None
