@@ -122,8 +122,8 @@ def explain_asyncio(error: BaseException) -> str | None:
     traceback and kept in the lifespan failure message) that names the asyncio call, the
     code that made it and what to do instead. Returns the note, or None if there was no
     sign of asyncio or the error already has the note. The app calls it for every error it
-    reports: unhandled request, websocket and background-task errors and failed serving
-    hooks.
+    reports: unhandled request and websocket errors (and errors while answering them),
+    failed serving hooks, background-task and teardown errors.
     """
     if any(note.startswith(ASYNCIO_NOTE_MARK) for note in getattr(error, "__notes__", ())):
         return None
