@@ -7,7 +7,7 @@ import uuid
 import pytest
 from werkzeug.routing import BaseConverter
 
-from trioquart import Blueprint, TrioQuart, request, url_for
+from trioquart import Blueprint, Response, TrioQuart, request, url_for
 
 
 def make_app(**kwargs: object) -> TrioQuart:
@@ -189,6 +189,26 @@ async def test_provide_automatic_options_off_calls_the_view() -> None:
     response = await app.test_client().options("/custom")
     assert response.status_code == 299
     assert await response.get_data() == b"mine"
+
+
+async def test_a_view_can_await_the_default_options_response() -> None:
+    """``make_default_options_response`` is a coroutine needing no argument inside a request,
+    as in Quart, so a view (or an extension's decorator) can build on the automatic
+    answer."""
+    app = make_app()
+
+    @app.route("/own", methods=["GET", "DELETE", "OPTIONS"], provide_automatic_options=False)
+    async def own() -> str | Response:
+        if request.method != "OPTIONS":
+            return "own"
+        response = await app.make_default_options_response()
+        response.headers["X-Built-On"] = "default"
+        return response
+
+    response = await app.test_client().options("/own")
+    assert response.status_code == 200
+    assert set(response.allow) == {"GET", "HEAD", "DELETE", "OPTIONS"}
+    assert response.headers["X-Built-On"] == "default"
 
 
 async def test_strict_slashes_redirects_to_the_slash_url() -> None:

@@ -31,7 +31,7 @@ from . import signals
 from .asgi import server_for
 from .config import Config
 from .ctx import AppContext, RequestContext, WebsocketContext, _ConnectionContext
-from .errors import choose, strip_cancelled
+from .errors import choose, explain_asyncio, strip_cancelled
 from .globals import _cv_app, _cv_request, _cv_websocket, request_ctx, websocket_ctx
 from .routing import bind_to_request
 from .scaffold import WebsocketScaffoldMixin
@@ -340,6 +340,7 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         nursery.start_job(in_app_context, name=getattr(func, "__qualname__", None))
 
     async def handle_background_exception(self, error: BaseException) -> None:
+        explain_asyncio(error)
         await signals.send(signals.got_background_exception, self, exception=error)
         self.logger.error("Error in background task", exc_info=error)
 
@@ -356,6 +357,7 @@ class TrioQuart(WebsocketScaffoldMixin, App):
                     await gen.__anext__()
                     self._serving_gens.append(gen)
             except Exception as error:
+                explain_asyncio(error)
                 await signals.send(signals.got_serving_exception, self, exception=error)
                 raise
 
@@ -374,6 +376,7 @@ class TrioQuart(WebsocketScaffoldMixin, App):
                 for func in self.after_serving_funcs:
                     await func()
             except Exception as error:
+                explain_asyncio(error)
                 await signals.send(signals.got_serving_exception, self, exception=error)
                 raise
 
@@ -430,12 +433,21 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         rule = request.url_rule
         assert rule is not None
         if request.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
-            return self.make_default_options_response(ctx)
+            return await self.make_default_options_response(ctx)
         view = self.view_functions[rule.endpoint]
         return await self.ensure_async(view)(**(request.view_args or {}))
 
-    def make_default_options_response(self, ctx: RequestContext) -> Response:
-        assert ctx.url_adapter is not None
+    async def make_default_options_response(self, ctx: RequestContext | None = None) -> Response:
+        """The automatic answer to ``OPTIONS``: an empty response whose ``Allow`` header lists
+        the methods the URL accepts.
+
+        A coroutine whose request context defaults to the current one, as in Quart:
+        extensions that answer ``OPTIONS`` themselves, such as Quart-CORS's ``route_cors``,
+        ``await current_app.make_default_options_response()`` with no argument.
+        """
+        if ctx is None:
+            ctx = request_ctx._get_current_object()  # type: ignore[attr-defined]
+        assert ctx is not None and ctx.url_adapter is not None
         response = self.response_class()
         response.allow.update(ctx.url_adapter.allowed_methods())
         return response
@@ -451,9 +463,10 @@ class TrioQuart(WebsocketScaffoldMixin, App):
             response = await self.process_response(ctx, response)
             if signals.request_finished.receivers:
                 await signals.send(signals.request_finished, self, response=response)
-        except Exception:
+        except Exception as error:
             if not from_error_handler:
                 raise
+            explain_asyncio(error)
             self.logger.exception("Finalizing the response to an error failed as well")
         return response
 
@@ -488,7 +501,8 @@ class TrioQuart(WebsocketScaffoldMixin, App):
     async def _run_teardown(self, func: Callable[..., Any], exc: BaseException | None) -> None:
         try:
             await self.ensure_async(func)(exc)
-        except Exception:
+        except Exception as error:
+            explain_asyncio(error)
             self.logger.exception("Error in teardown function %r", func)
 
     # ---- per-websocket dispatch -----------------------------------------------------------
@@ -559,9 +573,10 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         try:
             response = await self.postprocess_websocket(ctx, response)
             await signals.send(signals.websocket_finished, self, response=response)
-        except Exception:
+        except Exception as error:
             if not from_error_handler:
                 raise
+            explain_asyncio(error)
             self.logger.exception("Finalizing the websocket after an error failed as well")
         return response
 
@@ -591,6 +606,7 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         if isinstance(error, CloseWebsocket):
             # A deliberate close (see CloseWebsocket): no 500, no log line, no propagation.
             return await self.finalize_websocket(ctx, None, from_error_handler=True)
+        explain_asyncio(error)
         await signals.send(signals.got_websocket_exception, self, exception=error)
         if ctx.websocket.scope.get("trioquart.propagate_exceptions") and self.propagate_exceptions:
             raise error
@@ -677,6 +693,7 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         in testing and debug), the error is re-raised as itself instead.
         """
         ctx.unhandled_error = error
+        explain_asyncio(error)
         await signals.send(signals.got_request_exception, self, exception=error)
         if ctx.request.scope.get("trioquart.propagate_exceptions") and self.propagate_exceptions:
             raise error

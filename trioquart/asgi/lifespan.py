@@ -96,6 +96,13 @@ class ServingNursery:
             await self._app.handle_background_exception(error)
 
 
+def failure_message(error: BaseException) -> str:
+    """The ``message`` of a ``lifespan.*.failed`` event: the error and its notes (such as
+    the one :func:`~trioquart.errors.explain_asyncio` adds), since the server or
+    ``test_app()`` shows only this text."""
+    return "\n".join([f"{type(error).__name__}: {error}", *getattr(error, "__notes__", ())])
+
+
 async def serve_lifespan(
     app: TrioQuart, scope: Scope, receive: ASGIReceive, send: ASGISend
 ) -> None:
@@ -111,7 +118,7 @@ async def serve_lifespan(
                 await app.startup()
             except Exception as error:
                 app.logger.error("The app failed to start", exc_info=error)
-                failure = f"{type(error).__name__}: {error}"
+                failure = failure_message(error)
                 jobs.cancel_scope.cancel()
             else:
                 await send({"type": "lifespan.startup.complete"})
@@ -135,8 +142,6 @@ async def serve_lifespan(
             await app.shutdown()
     except Exception as error:
         app.logger.error("The app failed to shut down cleanly", exc_info=error)
-        await send(
-            {"type": "lifespan.shutdown.failed", "message": f"{type(error).__name__}: {error}"}
-        )
+        await send({"type": "lifespan.shutdown.failed", "message": failure_message(error)})
     else:
         await send({"type": "lifespan.shutdown.complete"})
