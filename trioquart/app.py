@@ -31,6 +31,7 @@ from . import signals
 from .asgi import server_for
 from .config import Config
 from .ctx import AppContext, RequestContext, WebsocketContext, _ConnectionContext
+from .direct import direct_response, json_response
 from .errors import choose, strip_cancelled
 from .globals import _cv_app, _cv_request, _cv_websocket, request_ctx, websocket_ctx
 from .routing import bind_to_request
@@ -436,7 +437,9 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         rv: ResponseReturnValue | HTTPException,
         from_error_handler: bool = False,
     ) -> Response:
-        response = await self.make_response(rv)
+        response = direct_response(self, rv)
+        if response is None:
+            response = await self.make_response(rv)
         try:
             response = await self.process_response(ctx, response)
             if signals.request_finished.receivers:
@@ -725,7 +728,7 @@ class TrioQuart(WebsocketScaffoldMixin, App):
             response = self.response_class(rv, status=status, headers=headers)
             status = headers = None
         elif isinstance(rv, (dict, list)):
-            response = cast(Response, self.json.response(rv))
+            response = json_response(self, rv)
         elif isinstance(rv, HTTPException):
             response = self._response_from_http_exception(rv)
         elif isinstance(rv, WerkzeugResponse):
