@@ -28,7 +28,7 @@ from werkzeug.sansio.response import Response as SansIOResponse
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from . import signals
-from .asgi import server_for
+from .asgi import HTTPConnection, serve
 from .config import Config
 from .ctx import AppContext, RequestContext, WebsocketContext, _ConnectionContext
 from .direct import direct_response, json_response
@@ -162,7 +162,9 @@ class TrioQuart(WebsocketScaffoldMixin, App):
     def asgi_app(self, scope: Scope, receive: ASGIReceive, send: ASGISend) -> Awaitable[None]:
         """The ASGI callable; wrap this (``app.asgi_app = Middleware(app.asgi_app)``) to add
         ASGI middleware while keeping ``app`` itself."""
-        return server_for(scope["type"])(self, scope, receive, send)
+        if scope["type"] == "http":  # the common case, without a dispatch layer of calls
+            return HTTPConnection(self, scope, receive, send).run()
+        return serve(self, scope, receive, send)
 
     # ---- registration of serving hooks ------------------------------------------------
 
