@@ -513,3 +513,67 @@ async def test_a_body_in_memory_gets_the_headers_werkzeug_would_give_it(
     again = cls(body, **kwargs)  # the second one of a kind comes from the remembered values
     assert list(again.headers.items()) == list(response.headers.items())
     assert again.status == response.status
+
+
+@pytest.mark.parametrize(
+    "value", ["text", b"bytes", {"kind": "dict"}], ids=["str", "bytes", "dict"]
+)
+async def test_an_instance_level_make_response_sees_every_view_return_value(value: Any) -> None:
+    # Quart-Schema replaces make_response on the app instance and relies on being called
+    # for every view return value, the common str/bytes/dict ones included.
+    app = returning(lambda: value)
+    seen: list[Any] = []
+    original = app.make_response
+
+    async def make_response(rv: Any) -> Response:
+        seen.append(rv)
+        response = await original(rv)
+        response.headers["X-Made-By"] = "override"
+        return response
+
+    app.make_response = make_response  # type: ignore[method-assign]
+    response = await fetch(app)
+    assert seen == [value]
+    assert response.headers["X-Made-By"] == "override"
+
+
+async def test_a_subclass_make_response_sees_every_view_return_value() -> None:
+    class App(TrioQuart):
+        async def make_response(self, rv: Any) -> Response:
+            response = await super().make_response(rv)
+            response.headers["X-Made-By"] = "subclass"
+            return response
+
+    app = App(__name__)
+
+    @app.route("/")
+    async def index() -> str:
+        return "hello"
+
+    response = await app.test_client().get("/")
+    assert response.headers["X-Made-By"] == "subclass"
+    assert await response.get_data() == b"hello"
+
+
+async def test_the_app_response_class_makes_string_and_dict_responses() -> None:
+    class MyResponse(Response):
+        default_mimetype = "text/plain"
+
+    app = make_app()
+    app.response_class = MyResponse
+
+    @app.route("/text")
+    async def text() -> str:
+        return "hello"
+
+    @app.route("/json")
+    async def as_json() -> dict[str, int]:
+        return {"a": 1}
+
+    client = app.test_client()
+    response = await client.get("/text")
+    assert isinstance(response, MyResponse)
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    response = await client.get("/json")
+    assert isinstance(response, MyResponse)
+    assert response.headers["Content-Type"] == "application/json"

@@ -20,13 +20,15 @@ from werkzeug.exceptions import HTTPException
 
 from . import signals
 from .globals import _cv_app, _cv_request, _cv_websocket
-from .routing import match
+from .overrides import uses_own
+from .routing import match, remembered_match, unbound_match_key
 
 if TYPE_CHECKING:
     from flask.sessions import SessionMixin
     from werkzeug.routing import MapAdapter
 
     from .app import TrioQuart
+    from .routing import MatchKey
     from .wrappers.request import Request
     from .wrappers.response import Response
     from .wrappers.websocket import Websocket
@@ -176,12 +178,35 @@ class _ConnectionContext(_Pushed):
         self._token: Token[Any] | None = None
         self._pushed_app_ctx: AppContext | None = None
         self._inner_tokens: list[tuple[Token[Any], AppContext | None]] | None = None
-        self.url_adapter: MapAdapter | None
+        self._url_adapter: MapAdapter | None = _sentinel
+        self._match_key: MatchKey | None = None
+        if uses_own(app, "create_url_adapter"):
+            self._match_key = unbound_match_key(
+                app.url_map, connection, app.subdomain_matching, app.config["TRUSTED_HOSTS"]
+            )
+        if self._match_key is None:
+            self._bind()  # now, so that an untrusted Host is a routing error from the start
+
+    @property
+    def url_adapter(self) -> MapAdapter | None:
+        """The URL map bound to this connection (None if that failed, as for an untrusted
+        Host); bound on first use where matching did not need it."""
+        adapter = self._url_adapter
+        return self._bind() if adapter is _sentinel else adapter
+
+    @url_adapter.setter
+    def url_adapter(self, adapter: MapAdapter | None) -> None:
+        self._url_adapter = adapter
+
+    def _bind(self) -> MapAdapter | None:
+        adapter: MapAdapter | None
         try:
-            self.url_adapter = app.create_url_adapter(connection)
+            adapter = self.app.create_url_adapter(self.connection)
         except HTTPException as error:  # an untrusted Host header, say
-            self.url_adapter = None
-            connection.routing_exception = error
+            adapter = None
+            self.connection.routing_exception = error
+        self._url_adapter = adapter
+        return adapter
 
     @property
     def session(self) -> SessionMixin:
@@ -194,9 +219,17 @@ class _ConnectionContext(_Pushed):
 
     def match_request(self) -> None:
         """Match against the URL map; a failure is kept for dispatch to raise."""
-        assert self.url_adapter is not None
+        key = self._match_key
+        if key is not None and self._url_adapter is _sentinel:
+            known = remembered_match(self.app.url_map, key)
+            if known is not None:
+                self.connection.url_rule, self.connection.view_args = known
+                return
+        adapter = self.url_adapter
+        if adapter is None:
+            return
         try:
-            rule, view_args = match(self.url_adapter)
+            rule, view_args = match(adapter)
         except HTTPException as error:
             self.connection.routing_exception = error
         else:
@@ -221,8 +254,7 @@ class _ConnectionContext(_Pushed):
             self._session = await interface.open_session(self.app, self.connection)
             if self._session is None:
                 self._session = self.app._null_session()
-        if self.url_adapter is not None:
-            self.match_request()
+        self.match_request()
 
     async def _teardown(self, exc: BaseException | None) -> None:
         raise TypeError("subclasses define their teardown")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from werkzeug.exceptions import abort as _werkzeug_abort
 from werkzeug.utils import redirect as _werkzeug_redirect
 
+from .direct import json_response
 from .globals import _cv_app, current_app, request
 
 if TYPE_CHECKING:
@@ -53,6 +54,8 @@ async def make_response(*args: Any) -> Response:
 
 def jsonify(*args: Any, **kwargs: Any) -> Response:
     """A JSON response from the arguments, serialised by ``app.json``."""
+    if len(args) == 1 and not kwargs:
+        return json_response(current_app._get_current_object(), args[0])  # type: ignore[attr-defined]
     return current_app.json.response(*args, **kwargs)  # type: ignore[return-value]
 
 

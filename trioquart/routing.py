@@ -11,7 +11,10 @@ a typical request (an eighth of a ``GET /``), and most requests ask for one of a
 So a successful match is remembered too (also in a bounded table), but only when it is sure
 to come out the same every time: its rule's converters are all werkzeug's own (a custom
 converter's ``to_python`` may look something up), and no rule has been added since.
-Failures (404, 405, redirects) are matched afresh each time.
+Failures (404, 405, redirects) are matched afresh each time. Where the host cannot change
+a match (no host or subdomain matching, no ``TRUSTED_HOSTS`` to check), a remembered match
+is found from the request's path alone, and the map is bound only when something needs the
+adapter (a match not remembered, ``url_for``, an OPTIONS response).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ _PURE_CONVERTERS = frozenset(
 if TYPE_CHECKING:
     from werkzeug.sansio.request import Request
 
-MatchKey = tuple[str, str | None, str, str, bool]
+MatchKey = tuple[str | None, str | None, str, str, bool]
 
 _DEFAULT_PORTS = {"http": ":80", "ws": ":80", "https": ":443", "wss": ":443"}
 
@@ -118,26 +121,62 @@ def _bind(
     )
 
 
-def match(adapter: MapAdapter) -> tuple[Rule, dict[str, Any]]:
-    """``adapter.match(return_rule=True)``, from the map's table of earlier matches when
-    it can be (see the module docstring). Raises what werkzeug raises."""
-    url_map = adapter.map
+def unbound_match_key(
+    url_map: Map, connection: Request, subdomain_matching: bool, trusted_hosts: Any
+) -> MatchKey | None:
+    """The key of ``connection``'s match in the table of earlier matches, known without
+    binding the map, or None where the binding decides it. Without host or subdomain
+    matching, a match depends only on the path, method and scheme (the host only shapes
+    redirects, which are never remembered); with ``TRUSTED_HOSTS`` the host must be
+    checked first, which binding does."""
+    if url_map.host_matching or subdomain_matching or trusted_hosts is not None:
+        return None
+    return (
+        None,
+        url_map.default_subdomain or "",
+        connection.path,
+        connection.method,
+        connection.scheme in _WEBSOCKET_SCHEMES,
+    )
+
+
+_WEBSOCKET_SCHEMES = frozenset({"ws", "wss"})
+
+
+def remembered_match(url_map: Map, key: MatchKey) -> tuple[Rule, dict[str, Any]] | None:
+    """The earlier match under ``key`` (with a fresh ``view_args``), or None."""
+    matches = _matches(url_map)
+    known = matches.get(key)
+    if known is None:
+        return None
+    return known[0], dict(known[1])  # a copy: a handler may change its view_args
+
+
+def _matches(url_map: Map) -> dict[MatchKey, tuple[Rule, dict[str, Any]]]:
     matches: dict[MatchKey, tuple[Rule, dict[str, Any]]] | None
     matches = url_map.__dict__.get("_trioquart_matches")
     if matches is None or url_map._remap:  # rules were added: werkzeug re-sorts them
         matches = url_map.__dict__["_trioquart_matches"] = {}
+    return matches
+
+
+def match(adapter: MapAdapter) -> tuple[Rule, dict[str, Any]]:
+    """``adapter.match(return_rule=True)``, from the map's table of earlier matches when
+    it can be (see the module docstring). Raises what werkzeug raises."""
+    url_map = adapter.map
     key = (
-        adapter.server_name,
+        adapter.server_name if url_map.host_matching else None,
         adapter.subdomain,
         adapter.path_info,
         adapter.default_method,
         adapter.websocket,
     )
-    known = matches.get(key)
+    known = remembered_match(url_map, key)
     if known is not None:
-        return known[0], dict(known[1])  # a copy: a handler may change its view_args
+        return known
     rule, view_args = adapter.match(return_rule=True)
     if all(type(converter) in _PURE_CONVERTERS for converter in rule._converters.values()):
+        matches = _matches(url_map)
         if len(matches) >= _MATCHES_KEPT:
             matches.clear()
         matches[key] = (rule, dict(view_args))

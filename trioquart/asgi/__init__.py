@@ -10,42 +10,29 @@ in-process test client, which asks for errors to propagate so a test sees them a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from .http import HTTPConnection
 from .lifespan import serve_lifespan
 from .websocket import WebsocketConnection
 
+__all__ = ["HTTPConnection", "WebsocketConnection", "serve"]
+
 if TYPE_CHECKING:
     from ..app import TrioQuart
     from ..typing import ASGIReceive, ASGISend, Scope
 
 
-def server_for(kind: str) -> Callable[[TrioQuart, Scope, ASGIReceive, ASGISend], Awaitable[None]]:
-    """The coroutine function that serves a scope of type ``kind``."""
-    try:
-        return _SERVERS[kind]
-    except KeyError:
-        raise RuntimeError(f"Unknown ASGI scope type {kind!r}") from None
-
-
-def serve_http(
-    app: TrioQuart, scope: Scope, receive: ASGIReceive, send: ASGISend
-) -> Awaitable[None]:
-    # The connection's own coroutine, returned rather than awaited here: a response's sends
-    # suspend several times, and each resumption walks every frame of the await chain.
-    return HTTPConnection(app, scope, receive, send).run()
-
-
-def serve_websocket(
-    app: TrioQuart, scope: Scope, receive: ASGIReceive, send: ASGISend
-) -> Awaitable[None]:
-    return WebsocketConnection(app, scope, receive, send).run()
-
-
-_SERVERS: dict[str, Callable[[TrioQuart, Scope, ASGIReceive, ASGISend], Awaitable[None]]] = {
-    "http": serve_http,
-    "websocket": serve_websocket,
-    "lifespan": serve_lifespan,
-}
+def serve(app: TrioQuart, scope: Scope, receive: ASGIReceive, send: ASGISend) -> Awaitable[None]:
+    """Serve one scope: the awaitable is the connection's own coroutine, returned rather
+    than awaited here, since a response's sends suspend several times and each resumption
+    walks every frame of the await chain (and each layer is a call on every request)."""
+    kind = scope["type"]
+    if kind == "http":  # TrioQuart.asgi_app serves these itself, a call sooner
+        return HTTPConnection(app, scope, receive, send).run()
+    if kind == "websocket":
+        return WebsocketConnection(app, scope, receive, send).run()
+    if kind == "lifespan":
+        return serve_lifespan(app, scope, receive, send)
+    raise RuntimeError(f"Unknown ASGI scope type {kind!r}")

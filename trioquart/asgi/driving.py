@@ -6,6 +6,10 @@ connection (reading its body, receiving a message) sees a disconnect itself.
 :func:`run_asking_at_each_wait` runs the handler in the current task exactly as ``await``
 would (every value and exception trio sends is passed through unchanged) and asks a
 callback before each wait, which is when starting the watcher may become worthwhile.
+
+Measured again (callgrind, in-process ``GET /`` of ``examples/bench_app.py``): 219 k
+instructions per request with it, 389 k when the watcher is started for every request
+instead, so it stays.
 """
 
 from __future__ import annotations

@@ -192,7 +192,12 @@ class HTTPConnection(WatchesHandlerWaits):
         await self.send({"type": "http.response.push", "path": path, "headers": headers})
 
     async def run(self) -> None:
-        """Serve the request; the ASGI boundary for it (see :mod:`trioquart.asgi`)."""
+        """Serve the request; the ASGI boundary for it (see :mod:`trioquart.asgi`).
+
+        The handler runs in the request's nursery; a streamed body is sent while it is open,
+        the last message after it closed (see the module docstring). A response in memory,
+        the usual case, goes straight through: nothing is sent inside the nursery.
+        """
         try:
             app = self.app
             request = self.build_request()
@@ -204,8 +209,42 @@ class HTTPConnection(WatchesHandlerWaits):
             ctx = app.request_context(request)
             await ctx.push()
             try:
-                response = await self.respond(ctx, request)
-                if response is not None:
+                response: Response | None = None
+                failure: BaseExceptionGroup | None = None
+                try:
+                    async with trio.open_nursery() as nursery:
+                        self._nursery = request._nursery = nursery
+                        self._handler_task = trio.lowlevel.current_task()
+                        response = await run_asking_at_each_wait(
+                            app.handle_request(ctx), self.on_handler_wait
+                        )
+                        if (
+                            response._data is None  # streamed
+                            or response.status_code == 408
+                            or self.scope["method"] == "HEAD"
+                        ):
+                            await self.send_stream(response, nursery.cancel_scope)
+                        else:
+                            self._last_chunk = response._data
+                        if nursery.child_tasks:
+                            # The handler's tasks (and the watcher) run until the response
+                            # is complete, so it is finished in here, shielded from their
+                            # errors.
+                            with trio.CancelScope(shield=True):
+                                await self.finish_response(response)
+                            nursery.cancel_scope.cancel()
+                except BaseExceptionGroup as group:
+                    failure = group
+                finally:
+                    self._nursery = None  # closed: no watcher or deadline from here on
+                if failure is not None:
+                    # Handled outside the except block: inside it, the error chosen from the
+                    # group would be raised again with the group as its context, and its
+                    # traceback logged twice (in the group, then on its own).
+                    response = await self.recover(ctx, failure)
+                if self._last_chunk is None:
+                    self.report_overdue()  # cut short
+                elif response is not None and not self.response_complete:
                     await self.finish_response(response)
             finally:
                 await ctx.pop(ctx.unhandled_error)
@@ -214,43 +253,15 @@ class HTTPConnection(WatchesHandlerWaits):
                 raise
             await self.answer_escaped(error)
 
-    async def respond(self, ctx: RequestContext, request: Request) -> Response | None:
-        """Run the handler in the request's nursery and send what must be sent while it is
-        open (a streamed body). The response to finish, or None if it was cut short."""
-        response: Response | None = None
-        failure: BaseExceptionGroup | None = None
-        try:
-            try:
-                async with trio.open_nursery() as nursery:
-                    self._nursery = nursery
-                    request._nursery = nursery
-                    self._handler_task = trio.lowlevel.current_task()
-                    response = await run_asking_at_each_wait(
-                        self.app.handle_request(ctx), self.on_handler_wait
-                    )
-                    await self.send_stream(response, nursery.cancel_scope)
-                    if nursery.child_tasks:
-                        # The handler's tasks (and the watcher) run until the response is
-                        # complete, so it is finished in here, shielded from their errors.
-                        with trio.CancelScope(shield=True):
-                            await self.finish_response(response)
-                        nursery.cancel_scope.cancel()
-            finally:
-                self._nursery = None  # closed: no watcher or deadline from here on
-        except BaseExceptionGroup as group:
-            failure = group
-        if failure is not None:
-            # Handled after the except block: inside it, the error chosen from the group
-            # would be raised again with the group as its context, and its traceback logged
-            # twice (in the group, then on its own).
-            response = await self.handle_error_group(ctx, failure)
-            if response is not None:
-                with trio.CancelScope() as scope:
-                    await self.send_stream(response, scope)
-        if self._last_chunk is None:
-            self.report_overdue()
-            return None
-        return None if self.response_complete else response
+    async def recover(self, ctx: RequestContext, failure: BaseExceptionGroup) -> Response | None:
+        """The request's nursery ended with an error: send what must be sent of the
+        response to it while a cancel scope is open (a streamed body). The response to
+        finish, or None if there is none."""
+        response = await self.handle_error_group(ctx, failure)
+        if response is not None:
+            with trio.CancelScope() as scope:
+                await self.send_stream(response, scope)
+        return response
 
     async def answer_escaped(self, error: BaseException) -> None:
         """An error got past the app's own handling: log it, and answer 500 if nothing was
@@ -399,7 +410,14 @@ class HTTPConnection(WatchesHandlerWaits):
         request's nursery still has tasks, otherwise after the nursery has closed, where
         nothing of the request's can cancel it (only the server's own shutdown could)."""
         if not self.response_started:
-            await self.send_start(response)
+            await self.send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status_code,
+                    "headers": headers_for_scope(response.headers),
+                }
+            )
+            self.response_started = True
         body = self._last_chunk or b""
         await self.send({"type": "http.response.body", "body": body, "more_body": False})
         self.response_complete = True

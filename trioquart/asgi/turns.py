@@ -11,6 +11,10 @@ section is free, and makes its parking lot only when a second task has to wait.
 As with ``trio.Lock``, the turn passes straight to the longest-waiting task, so a task that
 loops on ``receive()`` cannot keep another waiting forever. Unlike it, taking a free turn
 does not yield to the scheduler: the section it guards (a read from the server) does.
+
+Measured again (callgrind, in-process websocket echo of ``examples/bench_app.py``): 164 k
+instructions per round trip with turns, 174 k with a ``trio.Lock`` in their place (6 %),
+so they stay.
 """
 
 from __future__ import annotations

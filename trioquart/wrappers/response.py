@@ -56,25 +56,16 @@ class Response(SansIOResponse):
         self.timeout: float | None | EllipsisType = ...
         self.response: Iterable[Any] | AsyncIterable[Any] | None = None
         self._data: bytes | None = None
-        if (
-            status is None
-            and headers is None
-            and isinstance(response, (str, bytes))
-            and self.automatically_set_content_length
-        ):
-            # The common cases (a view returned a string, JSON from ``jsonify``): both
-            # headers are known to be valid, so they are set directly rather than derived
-            # and checked again one by one.
-            if content_type is None:
-                content_type = self._content_type_for(mimetype)
-            if content_type is not None:
+        if status is None and headers is None and isinstance(response, (str, bytes)):
+            # The common cases (a view returned a string, JSON from ``jsonify``): the head
+            # is the class's default one, known valid, so it is set directly rather than
+            # derived and checked again one by one.
+            head = self._plain_head(mimetype, content_type)
+            if head is not None:
                 data = response.encode() if isinstance(response, str) else response
-                self.headers = Headers()
-                self.headers._list = [
-                    ("Content-Type", content_type),
-                    ("Content-Length", str(len(data))),
-                ]
-                self._set_default_status()
+                self.headers = plain = Headers.__new__(Headers)
+                plain._list = [("Content-Type", head[0]), ("Content-Length", str(len(data)))]
+                self._status, self._status_code = head[1], head[2]
                 self._data = data
                 return
         super().__init__(status, headers, mimetype, content_type)
@@ -86,38 +77,37 @@ class Response(SansIOResponse):
             self.response = response
 
     @classmethod
-    def _content_type_for(cls, mimetype: str | None) -> str | None:
-        """The Content-Type for ``mimetype`` (None: ``default_mimetype``) as werkzeug
-        derives it (a charset for text types), or None for no mimetype; remembered per
-        class, as the mimetypes a program responds with are few."""
-        known: dict[str | None, str] | None = cls.__dict__.get("_content_types")
-        if known is None:
-            known = cls._content_types = {}
-        content_type = known.get(mimetype)
+    def _plain_head(
+        cls, mimetype: str | None, content_type: str | None
+    ) -> tuple[str, str, int] | None:
+        """The Content-Type, status line and status code of a response with the default
+        status and a body in memory, as werkzeug derives them (a charset for text types);
+        None where that does not apply (no Content-Length wanted, no Content-Type). Kept
+        per class and mimetype, as the mimetypes a program responds with are few; the
+        class's defaults are part of the key, so changing them is seen."""
+        if not cls.automatically_set_content_length:
+            return None
+        key = (mimetype, content_type, cls.default_mimetype, cls.default_status)
+        heads: dict[Any, tuple[str, str, int] | None] | None = cls.__dict__.get("_plain_heads")
+        if heads is None:
+            heads = cls._plain_heads = {}
+        try:
+            return heads[key]
+        except KeyError:
+            pass
+        head: tuple[str, str, int] | None = None
         if content_type is None:
             chosen = cls.default_mimetype if mimetype is None else mimetype
-            if not chosen:
-                return None
-            content_type = get_content_type(chosen, "utf-8")
-            if len(known) >= 64:
-                known.clear()
-            known[mimetype] = content_type
-        return content_type
+            content_type = get_content_type(chosen, "utf-8") if chosen else None
+        if content_type is not None:
+            probe = SansIOResponse(cls.default_status)
+            head = (content_type, probe.status, probe.status_code)
+        if len(heads) >= 64:
+            heads.clear()
+        heads[key] = head
+        return head
 
-    _content_types: dict[str | None, str] | None = None
-
-    def _set_default_status(self) -> None:
-        """``self.status = self.default_status``, with werkzeug's cleaning of it ("200
-        OK", 200) done once per class."""
-        cls = type(self)
-        known = cls.__dict__.get("_default_status_value")
-        if known is not None and known[0] == self.default_status:
-            self._status, self._status_code = known[1]
-        else:
-            self.status = self.default_status
-            cls._default_status_value = (self.default_status, (self._status, self._status_code))
-
-    _default_status_value: tuple[int, tuple[str, int]] | None = None
+    _plain_heads: dict[Any, tuple[str, str, int] | None] | None = None
 
     @property
     def max_cookie_size(self) -> int:  # type: ignore[override]

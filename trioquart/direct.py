@@ -1,0 +1,60 @@
+"""The direct path from a view's most common return values to a response.
+
+Most views return a ``str`` (or ``bytes``) or a ``dict``. :meth:`TrioQuart.make_response`
+handles every kind of return value; for these three a response is built here straight
+away, skipping the coroutine and the checks for tuples, iterables and exceptions. The
+response is the one ``make_response`` would have made: same class, body and headers.
+
+The path is only taken while nothing customises response making: an extension (Quart-Schema)
+replaces ``make_response`` on the app instance, a subclass may override it, and either must
+see every return value. A ``dict`` goes through the app's JSON provider unless it is
+exactly Flask's ``DefaultJSONProvider``: then its settings are read as usual, but the
+``json.JSONEncoder`` those settings make is kept and reused (``json.dumps`` with any
+argument builds a new one per call), which gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from flask.json.provider import DefaultJSONProvider
+
+from .overrides import uses_own
+
+if TYPE_CHECKING:
+    from .app import TrioQuart
+    from .wrappers.response import Response
+
+
+def direct_response(app: TrioQuart, rv: Any) -> Response | None:
+    """The response for ``rv`` if it is a ``str``, ``bytes`` or ``dict`` and the app
+    makes its responses itself; None to go through ``app.make_response``."""
+    kind = type(rv)
+    if kind is not str and kind is not bytes and kind is not dict:
+        return None
+    if not uses_own(app, "make_response"):
+        return None
+    if kind is dict:
+        return json_response(app, rv)
+    return app.response_class(rv)
+
+
+def json_response(app: TrioQuart, obj: Any) -> Response:
+    """``app.json.response(obj)``, with a reused encoder for the default provider."""
+    provider: Any = app.json
+    if type(provider) is not DefaultJSONProvider:
+        return provider.response(obj)
+    compact = provider.compact
+    pretty = compact is False or (compact is None and app.debug)
+    settings = (provider.default, provider.ensure_ascii, provider.sort_keys, pretty)
+    kept = provider.__dict__.get("_trioquart_encoder")
+    if kept is None or kept[0] != settings:
+        encoder = json.JSONEncoder(
+            default=settings[0],
+            ensure_ascii=settings[1],
+            sort_keys=settings[2],
+            **({"indent": 2} if pretty else {"separators": (",", ":")}),
+        )
+        kept = provider.__dict__["_trioquart_encoder"] = (settings, encoder)
+    return app.response_class(f"{kept[1].encode(obj)}\n", mimetype=provider.mimetype)
