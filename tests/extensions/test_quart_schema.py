@@ -13,6 +13,7 @@ Quart-Schema's annotations name the real Quart's classes (mypy reads the install
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,7 @@ from quart_schema import (
 
 from trioquart import Blueprint, Response, TrioQuart, jsonify, request, websocket
 from trioquart.cli import ScriptInfo
+from trioquart.datastructures import FileStorage
 from trioquart.testing import TestClient, WebsocketDisconnectError, serve_app
 from trioquart.wrappers.websocket import Websocket
 
@@ -93,7 +95,7 @@ def make_app(**schema_options: Any) -> TrioQuart:
 
 
 def todo_app(**schema_options: Any) -> TrioQuart:
-    """The app most tests share: a validated create, list and search of todos."""
+    """The app several tests share: a validated create and list of todos."""
     app = make_app(**schema_options)
 
     @app.post("/todos")
@@ -231,6 +233,50 @@ async def test_a_form_body_is_validated_with_source_form() -> None:
     assert (await client.post("/", form={"task": "no effort"})).status_code == 400
     # A JSON body is not a form.
     assert (await client.post("/", json={"task": "json", "effort": 1})).status_code == 400
+
+
+@dataclass
+class Upload:
+    title: str
+    attachment: Any
+
+
+async def test_a_multipart_body_with_files_is_validated_with_form_multipart() -> None:
+    app = make_app()
+
+    @app.post("/upload")
+    @validate_request(Upload, source=DataSource.FORM_MULTIPART)
+    async def upload(data: Upload) -> Any:
+        assert isinstance(data.attachment, FileStorage)  # trioquart's, with async save
+        target = io.BytesIO()
+        await data.attachment.save(target)
+        return {
+            "title": data.title,
+            "name": data.attachment.filename,
+            "size": len(target.getvalue()),
+        }
+
+    client = app.test_client()
+    files = {"attachment": (io.BytesIO(b"12345"), "five.txt")}
+    response = await client.post("/upload", form={"title": "five"}, files=files)
+    assert await response.get_json() == {"title": "five", "name": "five.txt", "size": 5}
+    response = await client.post("/upload", form={"title": "no file"})
+    assert response.status_code == 400
+
+
+async def test_sync_views_are_validated_too() -> None:
+    # Quart-Schema calls app.ensure_async on the view: trioquart runs it in a worker thread,
+    # with the request context.
+    app = make_app()
+
+    @app.post("/")
+    @validate_request(Todo)
+    @validate_response(Todo)
+    def create(data: Todo) -> Any:
+        return {"task": f"{data.task} via {request.method}", "effort": data.effort}
+
+    response = await app.test_client().post("/", json={"task": "sync", "effort": 1})
+    assert await response.get_json() == {"task": "sync via POST", "effort": 1}
 
 
 async def test_dataclasses_validate_as_well_as_pydantic_models() -> None:
