@@ -5,16 +5,14 @@ conversion, the test client taking models, and the ``schema`` command.
 Each test follows what Quart-Schema's documentation promises (its how-to guides on request,
 response, query string, header and websocket validation, error handling, documenting,
 casing and testing).
-
-Quart-Schema's annotations name the real Quart's classes (mypy reads the installed
-``quart`` package, not the patch), so handing it a trioquart app or blueprint is marked
-``type: ignore[arg-type]``: at run time ``quart.Quart`` is :class:`~trioquart.TrioQuart`.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,7 +88,7 @@ class Error(BaseModel):
 def make_app(**schema_options: Any) -> TrioQuart:
     app = TrioQuart(__name__)
     app.testing = True
-    QuartSchema(app, **schema_options)  # type: ignore[arg-type]
+    QuartSchema(app, **schema_options)
     return app
 
 
@@ -124,7 +122,7 @@ def todo_app(**schema_options: Any) -> TrioQuart:
 
 async def test_quart_schema_sets_itself_up_on_a_trioquart_app() -> None:
     app = TrioQuart(__name__)
-    schema = QuartSchema(app)  # type: ignore[arg-type]
+    schema = QuartSchema(app)
     assert app.extensions["QUART_SCHEMA"] is schema
     # Its test client and websocket class derive from trioquart's and are the ones used.
     client = app.test_client()
@@ -142,7 +140,7 @@ async def test_init_app_for_the_factory_pattern() -> None:
 
     def create_app() -> TrioQuart:
         app = TrioQuart(__name__)
-        schema.init_app(app)  # type: ignore[arg-type]
+        schema.init_app(app)
 
         @app.get("/")
         @validate_response(Todo)
@@ -719,7 +717,7 @@ async def test_documentation_paths_can_be_moved_or_turned_off() -> None:
 async def test_blueprint_routes_are_validated_and_documented() -> None:
     app = make_app()
     blueprint = Blueprint("notes", __name__, url_prefix="/notes")
-    tag_blueprint(blueprint, ["notes"])  # type: ignore[arg-type]
+    tag_blueprint(blueprint, ["notes"])
 
     @blueprint.post("/")
     @validate_request(Note)
@@ -764,6 +762,58 @@ def test_the_schema_command_prints_the_document(tmp_path: Path) -> None:
     result = runner.invoke(cli_app.cli, ["schema", "--output", str(output)], obj=info)
     assert result.exit_code == 0, result.output
     assert json.loads(output.read_text()) == printed
+
+
+def test_the_schema_command_through_trioquarts_cli_runner() -> None:
+    # ``trioquart schema``: app.cli's commands are the trioquart command's.
+    result = cli_app.test_cli_runner().invoke(args=["schema"])
+    assert result.exit_code == 0, result.output
+    assert set(json.loads(result.output)["paths"]) == {
+        "/todos",
+        "/customers/{customer_id}",
+        "/legacy",
+    }
+
+
+SCHEMA_APP = """
+import trioquart.quart_patch  # noqa: F401
+
+from pydantic import BaseModel
+from quart_schema import QuartSchema, validate_request
+
+from trioquart import TrioQuart
+
+
+class Item(BaseModel):
+    name: str
+
+
+app = TrioQuart(__name__)
+QuartSchema(app, info={"title": "From the command line", "version": "9"})
+
+
+@app.post("/items")
+@validate_request(Item)
+async def create(data: Item) -> dict[str, str]:
+    return {"name": data.name}
+"""
+
+
+def test_the_schema_command_from_the_shell(tmp_path: Path) -> None:
+    (tmp_path / "schema_app.py").write_text(SCHEMA_APP)
+    completed = subprocess.run(
+        [sys.executable, "-m", "trioquart.cli", "--app", "schema_app", "schema"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    document = json.loads(completed.stdout)
+    assert document["info"] == {"title": "From the command line", "version": "9"}
+    body = document["paths"]["/items"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["required"] == ["name"]
 
 
 # ---- through a real server ---------------------------------------------------------------------
