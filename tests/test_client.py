@@ -535,3 +535,79 @@ async def test_streaming_request_keeps_a_given_content_type() -> None:
         with trio.fail_after(5):
             response = await connection.as_response()
     assert await response.get_json() == {"type": "multipart/form-data", "form": {"a": "1"}}
+
+
+async def test_test_client_class_is_a_class_the_app_uses() -> None:
+    from trioquart.testing import TestClient
+
+    app = echo_app()
+    assert app.test_client_class is TestClient
+    assert type(app.test_client()) is TestClient
+
+    class Tagged(TestClient):
+        def __init__(self, app: TrioQuart, use_cookies: bool = True, tag: str = "") -> None:
+            super().__init__(app, use_cookies=use_cookies)
+            self.tag = tag
+
+    app.test_client_class = Tagged  # on the app only, as an extension sets it
+    client = app.test_client(use_cookies=False, tag="t")
+    assert isinstance(client, Tagged) and client.tag == "t" and client.cookie_jar is None
+    assert type(echo_app().test_client()) is TestClient  # other apps keep the default
+
+    class SubApp(TrioQuart):
+        test_client_class = Tagged
+
+    assert isinstance(SubApp(__name__).test_client(), Tagged)
+
+
+async def test_make_request_is_called_positionally_for_each_request_and_redirect() -> None:
+    # Quart's signature and order, which Quart-Schema's client overrides and calls super()
+    # with positionally.
+    from trioquart.testing import TestClient
+    from trioquart.testing.utils import sentinel
+
+    app = echo_app()
+
+    @app.route("/old", methods=["POST"])
+    async def old() -> Any:
+        return redirect("/echo?moved=1", 303)
+
+    calls: list[tuple[Any, ...]] = []
+
+    class Recording(TestClient):
+        async def _make_request(
+            self,
+            path: str,
+            method: str,
+            headers: Any,
+            data: Any,
+            form: Any,
+            files: Any,
+            query_string: Any,
+            json: Any,
+            scheme: str,
+            root_path: str,
+            http_version: str,
+            scope_base: Any,
+            auth: Any = None,
+            subdomain: str | None = None,
+        ) -> Response:
+            calls.append((path, method, form, query_string, json is sentinel))
+            if isinstance(json, dict):
+                json = {**json, "added": True}
+            return await super()._make_request(
+                path, method, headers, data, form, files, query_string, json, scheme,
+                root_path, http_version, scope_base, auth, subdomain,
+            )  # fmt: skip
+
+    app.test_client_class = Recording
+    client = app.test_client()
+    response = await client.post("/echo", json={"a": 1}, query_string={"q": "v"})
+    assert (await response.get_json())["json"] == {"a": 1, "added": True}
+    response = await client.post("/old", form={"f": "1"}, follow_redirects=True)
+    assert (await response.get_json())["args"] == {"moved": ["1"]}
+    assert calls == [
+        ("/echo", "POST", None, {"q": "v"}, False),
+        ("/old", "POST", {"f": "1"}, None, True),
+        ("/echo?moved=1", "GET", None, None, True),
+    ]

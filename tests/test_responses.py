@@ -21,6 +21,7 @@ from trioquart import (
     redirect,
     request,
 )
+from trioquart.testing import WebsocketResponseError
 
 
 def make_app(testing: bool = True) -> TrioQuart:
@@ -577,3 +578,56 @@ async def test_the_app_response_class_makes_string_and_dict_responses() -> None:
     response = await client.get("/json")
     assert isinstance(response, MyResponse)
     assert response.headers["Content-Type"] == "application/json"
+
+
+async def test_make_response_set_on_the_app_is_used_for_every_return_value() -> None:
+    # Extensions (Quart-Schema) wrap ``app.make_response`` on the instance to turn their own
+    # return values into ones trioquart knows. Every view result goes through it, the plain
+    # str and dict ones too, and errors answered by handlers, and websocket denials.
+    app = make_app()
+    seen: list[Any] = []
+    original = app.make_response
+
+    async def recording(rv: Any) -> Response:
+        seen.append(rv)
+        if isinstance(rv, tuple) and rv and rv[0] == "wrapped":
+            rv = ("unwrapped", *rv[1:])
+        return await original(rv)
+
+    app.make_response = recording  # type: ignore[method-assign]
+
+    @app.route("/str")
+    async def text() -> str:
+        return "plain"
+
+    @app.route("/dict")
+    async def mapping() -> dict[str, int]:
+        return {"n": 1}
+
+    @app.route("/tuple")
+    async def pair() -> Any:
+        return "wrapped", 202
+
+    @app.route("/missing")
+    async def missing() -> str:
+        raise NotFound()
+
+    @app.errorhandler(404)
+    async def not_found(error: HTTPException) -> Any:
+        return "handled", 404
+
+    @app.websocket("/ws")
+    async def deny() -> Any:
+        return "no", 403
+
+    client = app.test_client()
+    assert await (await client.get("/str")).get_data() == b"plain"
+    assert await (await client.get("/dict")).get_json() == {"n": 1}
+    response = await client.get("/tuple")
+    assert (response.status_code, await response.get_data()) == (202, b"unwrapped")
+    assert (await client.get("/missing")).status_code == 404
+    with trio.fail_after(5), pytest.raises(WebsocketResponseError) as denied:
+        async with client.websocket("/ws"):
+            pass
+    assert denied.value.response.status_code == 403
+    assert seen == ["plain", {"n": 1}, ("wrapped", 202), ("handled", 404), ("no", 403)]

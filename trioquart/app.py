@@ -95,6 +95,17 @@ _default_config = {
 }
 
 
+class _TestClientClass:
+    """The default of ``TrioQuart.test_client_class``: :class:`trioquart.testing.TestClient`,
+    imported on first use so that an app that is only served does not load the testing
+    package. Setting the attribute on a subclass or on an app replaces it."""
+
+    def __get__(self, instance: object, owner: type | None = None) -> type[TestClient]:
+        from .testing import TestClient
+
+        return TestClient
+
+
 class TrioQuart(WebsocketScaffoldMixin, App):
     """A trio-native ASGI application with Flask's and Quart's API.
 
@@ -110,6 +121,12 @@ class TrioQuart(WebsocketScaffoldMixin, App):
     default_config = ImmutableDict(_default_config)
     #: The session interface; async methods, see :mod:`trioquart.sessions`.
     session_interface: SessionInterface = SecureCookieSessionInterface()
+    #: The class :meth:`test_client` makes, always a class (not Flask's ``None``) so that
+    #: an extension can derive its own client from it and set that on the app, as
+    #: Quart-Schema does (``app.test_client_class = new_class(..., (Mixin,
+    #: app.test_client_class))``). A subclass should keep :class:`TestClient`'s
+    #: constructor and its ``_make_request`` extension point.
+    test_client_class: type[TestClient] = _TestClientClass()  # type: ignore[assignment]
 
     def __init__(
         self,
@@ -212,11 +229,10 @@ class TrioQuart(WebsocketScaffoldMixin, App):
 
         return self.request_context(make_test_request(self, path, **kwargs))
 
-    def test_client(self, use_cookies: bool = True) -> TestClient:
-        """An in-process client that calls this app without sockets."""
-        from .testing import TestClient
-
-        return TestClient(self, use_cookies=use_cookies)
+    def test_client(self, use_cookies: bool = True, **kwargs: Any) -> TestClient:
+        """An in-process client that calls this app without sockets: an instance of
+        :attr:`test_client_class` (``kwargs`` go to its constructor)."""
+        return self.test_client_class(self, use_cookies=use_cookies, **kwargs)
 
     def test_app(self) -> TestApp:
         """``async with app.test_app() as test_app:`` runs the lifespan (serving hooks, the

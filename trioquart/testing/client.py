@@ -270,6 +270,56 @@ class TestClient:
         subdomain: str | None = None,
     ) -> Response:
         """Make a request and return the complete response."""
+        method = method.upper()
+        response = await self._make_request(
+            path, method, headers, data, form, files, query_string, json, scheme,
+            root_path, http_version, scope_base, auth, subdomain,
+        )  # fmt: skip
+        redirects = 0
+        while follow_redirects and response.status_code in _REDIRECTS:
+            redirects += 1
+            if redirects > 20:
+                raise RuntimeError("More than 20 redirects: is there a loop?")
+            location = response.headers["Location"]
+            target = urlsplit(urljoin(f"http://localhost{path}", location))
+            path = target.path + (f"?{target.query}" if target.query else "")
+            query_string = None
+            if response.status_code in {301, 302, 303} and method != "HEAD":
+                method = "GET"
+                data = form = files = None
+                json = sentinel
+            response = await self._make_request(
+                path, method, headers, data, form, files, query_string, json, scheme,
+                root_path, http_version, scope_base, auth, subdomain,
+            )  # fmt: skip
+        return response
+
+    async def _make_request(
+        self,
+        path: str,
+        method: str,
+        headers: Headers | Mapping[str, str] | None,
+        data: str | bytes | None,
+        form: Mapping[str, Any] | None,
+        files: Mapping[str, Any] | None,
+        query_string: Any,
+        json: Any,
+        scheme: str,
+        root_path: str,
+        http_version: str,
+        scope_base: Mapping[str, Any] | None,
+        auth: tuple[str, str] | Any = None,
+        subdomain: str | None = None,
+    ) -> Response:
+        """Send one request (``open`` calls it once per redirect followed) and return the
+        complete response.
+
+        An extension point, with Quart's signature and positional order: a subclass may
+        override it to change the arguments, as Quart-Schema's client does to turn models
+        given as ``json=``/``form=``/``query_string=`` into plain data, then call
+        ``super()._make_request(...)`` with them. ``json`` is
+        :data:`trioquart.testing.utils.sentinel` when no JSON body was given.
+        """
         kwargs: dict[str, Any] = dict(
             headers=headers,
             data=data,
@@ -284,24 +334,6 @@ class TestClient:
             auth=auth,
             subdomain=subdomain,
         )
-        method = method.upper()
-        response = await self._open_once(path, method, dict(kwargs))
-        redirects = 0
-        while follow_redirects and response.status_code in _REDIRECTS:
-            redirects += 1
-            if redirects > 20:
-                raise RuntimeError("More than 20 redirects: is there a loop?")
-            location = response.headers["Location"]
-            target = urlsplit(urljoin(f"http://localhost{path}", location))
-            path = target.path + (f"?{target.query}" if target.query else "")
-            kwargs["query_string"] = None
-            if response.status_code in {301, 302, 303} and method != "HEAD":
-                method = "GET"
-                kwargs.update(data=None, form=None, files=None, json=sentinel)
-            response = await self._open_once(path, method, dict(kwargs))
-        return response
-
-    async def _open_once(self, path: str, method: str, kwargs: dict[str, Any]) -> Response:
         scope = self._build(path, method, kwargs)
         body = scope.pop("trioquart.test_body")
         inbox = [{"type": "http.request", "body": body, "more_body": False}]
