@@ -33,8 +33,9 @@ import os
 import signal
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+import attrs
 import click
 import dotenv
 import flask.cli
@@ -42,7 +43,7 @@ import trio
 from click.core import ParameterSource
 
 from . import __version__
-from .discovery import AppTarget, NoAppError, find_app, is_trioquart_app
+from .discovery import DEFAULT_FILES, AppTarget, NoAppError, find_app, is_trioquart_app
 from .serving import ServerConfig, load_config_file, serve
 from .serving.listening import ServerSetupError, check_tls, open_sockets, socket_urls
 from .serving.logs import LOG_LEVELS, apply_app_log_level, configure_logging
@@ -367,14 +368,47 @@ def main() -> None:
     """Run and inspect trioquart apps, and run the commands they register on app.cli."""
 
 
+@attrs.frozen
+class BrokenTarget:
+    """What ``run --reload`` serves when the app cannot be loaded yet: the target string,
+    for the workers to try again once a change fixes the app."""
+
+    target: str
+
+    def __str__(self) -> str:
+        return self.target
+
+
+def _run_target_argument(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> AppTarget | BrokenTarget:
+    """``run``'s app, as for ``routes``; but with ``--reload`` (an eager option, so known by
+    now) an app that fails to load is not the end: the error is shown, and the reloader
+    starts it once a change fixes it, as it does for an error saved while serving."""
+    try:
+        if value is None:
+            return _app_target_argument(ctx, param, None)
+        return cast(AppTarget, APP_TARGET.convert(value, param, ctx))
+    except (click.UsageError, NoAppError) as error:
+        target = value or ctx.ensure_object(ScriptInfo).app_import_path or _default_target()
+        if not ctx.params.get("reload") or target is None:
+            raise
+        click.echo(f"Error: {error.format_message()}", err=True)
+        click.echo("Waiting for a change that fixes the app (--reload).", err=True)
+        return BrokenTarget(target)
+
+
+def _default_target() -> str | None:
+    """The module ``find_app(None)`` would import, if there is one to fix."""
+    for filename in DEFAULT_FILES:
+        package = os.path.splitext(filename)[0]
+        if os.path.isfile(filename) or os.path.isfile(os.path.join(package, "__init__.py")):
+            return package
+    return None
+
+
 @main.command()
-@click.argument(
-    "target",
-    metavar="MODULE:APP",
-    type=APP_TARGET,
-    required=False,
-    callback=_app_target_argument,
-)
+@click.argument("target", metavar="MODULE:APP", required=False, callback=_run_target_argument)
 @click.option("--host", help="The interface to bind to.  [default: 127.0.0.1]")
 @click.option(
     "--port",
@@ -426,7 +460,12 @@ def main() -> None:
     help="The level of trioquart's, the app's and Hypercorn's error log, to stderr."
     "  [default: info, and the app's logger as the app sets it]",
 )
-@click.option("--reload", is_flag=True, help="Restart the server when a source file changes.")
+@click.option(
+    "--reload",
+    is_flag=True,
+    is_eager=True,  # known when the app is loaded: an app that fails to load is then waited for
+    help="Restart the server when a source file changes.",
+)
 @click.option(
     "--workers",
     default=1,
@@ -435,7 +474,7 @@ def main() -> None:
     help="The number of worker processes.",
 )
 def run(
-    target: AppTarget,
+    target: AppTarget | BrokenTarget,
     host: str | None,
     port: int | None,
     binds: tuple[str, ...],
@@ -483,6 +522,7 @@ def run(
     sockets = _open_sockets(config)
 
     if workers == 1 and not reload:
+        assert isinstance(target, AppTarget)  # only --reload lets a broken app through
         apply_app_log_level(target.app, config)
         try:
             sys.exit(trio.run(_serve_in_process, target, config, sockets))
@@ -498,7 +538,12 @@ def run(
         f"{'s' if workers > 1 else ''}{' and the reloader' if reload else ''}"
         " (press CTRL+C to quit)"
     )
-    sys.exit(supervise(str(target), config, workers, reload=reload, sockets=sockets))
+    broken = isinstance(target, BrokenTarget)
+    sys.exit(
+        supervise(
+            str(target), config, workers, reload=reload, sockets=sockets, wait_for_change=broken
+        )
+    )
 
 
 def _open_sockets(config: ServerConfig) -> Sockets:

@@ -110,6 +110,30 @@ async def test_an_error_is_shown_and_the_fix_serves_again(tmp_path: Path) -> Non
     assert "Traceback" not in server.stderr()
 
 
+async def test_an_app_broken_at_start_is_served_once_fixed(tmp_path: Path) -> None:
+    module = tmp_path / "served_app.py"
+    broken = SOURCE.replace("VERSION", "first") + "\ndef broken(:\n    pass\n"
+    async with cli_server(tmp_path, "--reload", source=broken, ready_path=None) as server:
+        await _wait_for_stderr(server, "SyntaxError")
+        await _wait_for_stderr(server, "Waiting for a change that fixes the app (--reload).")
+        await trio.sleep(1)  # were the error shown again (a worker trying), it would be by now
+        assert server.process.poll() is None  # still running, watching
+        assert server.stderr().count("SyntaxError") == 1
+        module.write_text(SOURCE.replace("VERSION", "fixed"))
+        await _wait_for_text(server, "fixed")
+        server.send_signal(signal.SIGINT)
+        assert await server.wait(10) == 0
+    err = server.stderr()
+    assert "Traceback" not in err and "<frozen" not in err
+
+
+async def test_without_reload_an_app_broken_at_start_is_exit_code_2(tmp_path: Path) -> None:
+    broken = SOURCE.replace("VERSION", "first") + "\ndef broken(:\n    pass\n"
+    async with cli_server(tmp_path, source=broken, ready_path=None) as server:
+        assert await server.wait(20) == 2
+    assert "SyntaxError" in server.stderr() and "Waiting for a change" not in server.stderr()
+
+
 async def test_a_burst_of_saves_restarts_once(tmp_path: Path) -> None:
     module = tmp_path / "served_app.py"
     async with cli_server(tmp_path, "--reload", source=SOURCE.replace("VERSION", "v0")) as server:

@@ -86,13 +86,21 @@ def supervise(
     *,
     reload: bool = False,
     sockets: Sockets | None = None,
+    wait_for_change: bool = False,
 ) -> int:
     """Serve the app named by ``target`` (``module:attribute``) with ``workers`` processes
     until a signal stops them; the exit code for the command line is returned. ``sockets``
     are the listening sockets (:func:`~trioquart.serving.listening.open_sockets`); without
-    them the config's binds are opened."""
+    them the config's binds are opened. With ``wait_for_change`` (and ``reload``), the
+    first workers start at the first change to the source: the app is known not to load
+    yet, and the command has said why."""
     supervisor = Supervisor(
-        target=target, config=config, workers=workers, reload=reload, sockets=sockets
+        target=target,
+        config=config,
+        workers=workers,
+        reload=reload,
+        sockets=sockets,
+        wait_for_change=wait_for_change,
     )
     return trio.run(supervisor.run)
 
@@ -131,6 +139,8 @@ class Supervisor:
     #: Changes to the source seen so far, and an event set at the next one (or at the stop).
     generation: int = 0
     changed: trio.Event = attrs.Factory(trio.Event)
+    #: Start the workers only after the first change (the app does not load yet).
+    wait_for_change: bool = False
 
     async def run(self) -> int:
         if self.sockets is None:
@@ -155,6 +165,8 @@ class Supervisor:
 
     async def _keep_running(self, slot: int) -> None:
         quick_failures = 0
+        if self.reload and self.wait_for_change:
+            await self._next_change(0)
         while not self.stopping.is_set():
             worker = self._start(slot)
             exitcode = await self._wait_for_exit(worker)
