@@ -130,6 +130,9 @@ def test_ctrl_c_cancels_a_running_statement(project: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+        for stream in (process.stdin, process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()  # communicate() leaves them open when it times out
     assert process.returncode == 0, err
     assert "KeyboardInterrupt" in err
     assert "next statement" in out

@@ -111,12 +111,19 @@ class _StatementLoop:
         wait for it; CTRL+C cancels it and is raised here once it has stopped."""
         statement = _Statement(function)
         assert self._token is not None
-        self._token.run_sync_soon(self._send.send_nowait, statement)
+        sent = False
         try:
+            self._token.run_sync_soon(self._send.send_nowait, statement)
+            sent = True
             statement.done.wait()
         except KeyboardInterrupt:
+            # The signal may come before the wait starts, even before the statement was
+            # handed over: the loop runs callbacks in order, so a statement it received is
+            # cancelled as soon as it starts (or at once if it has), and nothing is left
+            # running behind the next prompt.
             self._token.run_sync_soon(statement.scope.cancel)
-            statement.done.wait()
+            if sent:
+                statement.done.wait()
             raise
         assert statement.result is not None
         return statement.result

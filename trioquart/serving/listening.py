@@ -131,7 +131,7 @@ def _open(config: Config, bind: str, opened: list[socket.socket]) -> socket.sock
                 f" give {ADDRESS_FORMS}."
             )
     try:
-        [sock] = config._create_sockets([bind])
+        sock = _create_socket(config, bind)
     except socket.gaierror:
         raise ServerSetupError(
             f"cannot listen on {bind!r}: {_host(bind)!r} is not a known host name or address;"
@@ -146,6 +146,23 @@ def _open(config: Config, bind: str, opened: list[socket.socket]) -> socket.sock
         raise _bind_error(bind, error) from None
     opened.append(sock)
     sock.listen(config.backlog)
+    return sock
+
+
+def _create_socket(config: Config, bind: str) -> socket.socket:
+    """Hypercorn's socket for ``bind``. When binding (or resolving) fails, Hypercorn leaves
+    the socket it had made open, to be closed by the garbage collector with a
+    ``ResourceWarning``; it is found in the failing frame and closed here instead."""
+    try:
+        [sock] = config._create_sockets([bind])
+    except BaseException as error:
+        tb = error.__traceback__
+        while tb is not None:
+            abandoned = tb.tb_frame.f_locals.get("sock")
+            if isinstance(abandoned, socket.socket):
+                abandoned.close()
+            tb = tb.tb_next
+        raise
     return sock
 
 
