@@ -488,7 +488,8 @@ def run(
     reload: bool,
     workers: int,
 ) -> None:
-    """Serve MODULE:APP.
+    """Serve the app: MODULE:APP, or the one --app, TRIOQUART_APP or the current
+    directory's asgi.py or app.py names.
 
     trioquart's server runs Hypercorn's HTTP/1.1, HTTP/2 and websocket protocol code in a
     loop of its own, where no client can stop the server. Requests are logged to stdout.
