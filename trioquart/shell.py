@@ -23,6 +23,7 @@ import code
 import contextlib
 import inspect
 import math
+import signal
 import sys
 import threading
 import types
@@ -61,6 +62,11 @@ def interact(app: TrioQuart, banner: str | None = None) -> None:
     with contextlib.suppress(ImportError):
         import readline  # noqa: F401  (line editing and history for input())
 
+    if threading.current_thread() is threading.main_thread():
+        # CTRL+C must cancel a statement even when the shell was started with SIGINT
+        # ignored (Python keeps an inherited SIG_IGN, as from a background job of a
+        # non-interactive shell), which would otherwise leave a runaway statement running.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     loop = _StatementLoop(app)
     loop.start()
     try:
