@@ -102,9 +102,15 @@ def test_exit_ends_the_session(project: Path) -> None:
     assert (project / "teardown.txt").read_text() == "torn down"
 
 
-def test_ctrl_c_cancels_a_running_statement(project: Path) -> None:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("inherited", ["default", "ignored"])
+def test_ctrl_c_cancels_a_running_statement(project: Path, inherited: str) -> None:
     """SIGINT while ``await trio.sleep_forever()`` runs: the statement is cancelled, the
-    console says KeyboardInterrupt, and the next statement runs."""
+    console says KeyboardInterrupt, and the next statement runs; also when the shell was
+    started with SIGINT ignored (a background job of a non-interactive shell is)."""
     marker = project / "running.txt"
     process = subprocess.Popen(
         [sys.executable, "-m", "trioquart.cli", "shell"],
@@ -114,6 +120,7 @@ def test_ctrl_c_cancels_a_running_statement(project: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_ignore_sigint if inherited == "ignored" else None,
     )
     try:
         assert process.stdin is not None
