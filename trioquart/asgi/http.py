@@ -216,7 +216,7 @@ class HTTPConnection(WatchesHandlerWaits):
                         self._nursery = request._nursery = nursery
                         self._handler_task = trio.lowlevel.current_task()
                         response = await run_asking_at_each_wait(
-                            app.handle_request(ctx), self.on_handler_wait
+                            app.handle_request(ctx), self
                         )
                         if (
                             response._data is None  # streamed

@@ -145,7 +145,7 @@ class WebsocketConnection(WatchesHandlerWaits):
                         websocket._nursery = nursery
                         self._handler_task = trio.lowlevel.current_task()
                         response = await run_asking_at_each_wait(
-                            app.handle_websocket(ctx), self.on_handler_wait
+                            app.handle_websocket(ctx), self
                         )
                         await self.finish(ctx, response)
                         nursery.cancel_scope.cancel()
