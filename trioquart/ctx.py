@@ -180,7 +180,8 @@ class _ConnectionContext(_Pushed):
         self._inner_tokens: list[tuple[Token[Any], AppContext | None]] | None = None
         self._url_adapter: MapAdapter | None = _sentinel
         self._match_key: MatchKey | None = None
-        if uses_own(app, "create_url_adapter"):
+        plan = app._plan
+        if plan.own_url_adapter if plan is not None else uses_own(app, "create_url_adapter"):
             self._match_key = unbound_match_key(
                 app.url_map, connection, app.subdomain_matching, app.config["TRUSTED_HOSTS"]
             )
