@@ -18,8 +18,6 @@ import types
 from collections.abc import Coroutine, Generator
 from typing import Any, TypeVar
 
-import trio
-
 T = TypeVar("T")
 
 
@@ -37,10 +35,15 @@ def run_asking_at_each_wait(
     value: Any = None
     error: BaseException | None = None
     while True:
+        # While the handler runs no other task can: the flag tells the connection's I/O
+        # that it runs in the handler task (see enter_io).
+        connection._handler_running = asking
         try:
             trap = coro.throw(error) if error is not None else coro.send(value)
         except StopIteration as done:
             return done.value
+        finally:
+            connection._handler_running = False
         if asking and not connection._handler_in_io:
             asking = False
             if not connection._watching:
@@ -57,17 +60,24 @@ class WatchesHandlerWaits:
     something other than the connection's own I/O (reading its body, its messages).
 
     The connection calls ``init_watching()`` when it is made, runs its handler with
-    ``run_asking_at_each_wait(..., self)`` after setting ``_handler_task``,
-    brackets its own I/O with ``enter_io``/``exit_io``, and defines ``start_watching``.
+    ``run_asking_at_each_wait(..., self)``, brackets its own I/O with
+    ``enter_io``/``exit_io``, and defines ``start_watching``.
+
+    Whether I/O happens in the handler task is known without asking trio for the current
+    task: the handler runs only while ``run_asking_at_each_wait`` has resumed it, which sets
+    ``_handler_running`` for that long (and only while it still asks). Measured with
+    callgrind when it replaced a ``current_task()`` comparison (together with inlining
+    these marks in the websocket's ``receive`` and ``send``): websocket echo 163.0 k ->
+    157.5 k instructions per round trip, ``GET /`` 212.8 k -> 210.3 k per request.
     """
 
     # Slotted, as are the connections: one of them lives as long as each request or
     # websocket does, and an instance dict would be most of its size.
-    __slots__ = ("_watching", "_handler_task", "_handler_in_io")
+    __slots__ = ("_watching", "_handler_running", "_handler_in_io")
 
     def init_watching(self) -> None:
         self._watching = False
-        self._handler_task: trio.lowlevel.Task | None = None
+        self._handler_running = False
         self._handler_in_io = False
 
     def start_watching(self) -> None:
@@ -76,7 +86,7 @@ class WatchesHandlerWaits:
     def enter_io(self) -> bool:
         """Mark the handler task as inside the connection's own I/O (its waits there need
         no watcher). True if this call set the mark; pass that to :meth:`exit_io`."""
-        if self._handler_in_io or trio.lowlevel.current_task() is not self._handler_task:
+        if self._handler_in_io or not self._handler_running:
             return False
         self._handler_in_io = True
         return True

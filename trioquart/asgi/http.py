@@ -214,10 +214,7 @@ class HTTPConnection(WatchesHandlerWaits):
                 try:
                     async with trio.open_nursery() as nursery:
                         self._nursery = request._nursery = nursery
-                        self._handler_task = trio.lowlevel.current_task()
-                        response = await run_asking_at_each_wait(
-                            app.handle_request(ctx), self
-                        )
+                        response = await run_asking_at_each_wait(app.handle_request(ctx), self)
                         if (
                             response._data is None  # streamed
                             or response.status_code == 408
