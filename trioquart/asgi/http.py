@@ -201,11 +201,9 @@ class HTTPConnection(WatchesHandlerWaits):
         try:
             app = self.app
             request = self.build_request()
-            if self.expects_body():
+            if self.expects_body():  # else the new request's body is already complete, empty
                 self._body = RequestBodyReader(self)
                 request.body.attach(self._body)
-            else:
-                request.body.set_complete_data(b"")
             ctx = app.request_context(request)
             await ctx.push()
             try:
