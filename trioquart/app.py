@@ -34,6 +34,7 @@ from .ctx import AppContext, RequestContext, WebsocketContext, _ConnectionContex
 from .direct import direct_response, json_response
 from .errors import choose, explain_asyncio, strip_cancelled
 from .globals import _cv_app, _cv_request, _cv_websocket, request_ctx, websocket_ctx
+from .plan import PLANNED, Plan
 from .routing import bind_to_request
 from .scaffold import WebsocketScaffoldMixin
 from .sessions import SecureCookieSessionInterface, SessionInterface
@@ -171,6 +172,20 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         self.shutdown_event = trio.Event()
         self._nursery: ServingNursery | None = None
         self._async_funcs: dict[Callable[..., Any], Callable[..., Awaitable[Any]]] = {}
+        #: Made when the first request arrives (see :mod:`trioquart.plan`).
+        self._plan: Plan | None = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """As usual; replacing a method the app's plan relies on drops the plan."""
+        object.__setattr__(self, name, value)
+        if name in PLANNED:
+            object.__setattr__(self, "_plan", None)
+
+    def _first_request_plan(self) -> Plan:
+        """The plan, made now if need be: from here on no setup method may be called."""
+        self._got_first_request = True
+        plan = self._plan = Plan(self)
+        return plan
 
     # ---- ASGI entry point -------------------------------------------------------------
 
@@ -409,8 +424,19 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         An unhandled error is logged and answered with a 500 (the error handler for 500 is
         used if there is one), unless the in-process test client asked for it to propagate.
         """
+        plan = self._plan or self._first_request_plan()
         try:
-            return await self.full_dispatch_request(ctx)
+            if not plan.plain_request:
+                return await self.full_dispatch_request(ctx)
+            # full_dispatch_request, with nothing to run before the view.
+            rv: Any
+            try:
+                if signals.request_started.receivers:
+                    await signals.send(signals.request_started, self)
+                rv = await self._view_of_request(ctx)
+            except Exception as error:
+                rv = await self.handle_user_exception(ctx, error)
+            return await self.finalize_request(ctx, rv)
         except Exception as error:
             return await self.handle_exception(ctx, error)
 
@@ -448,15 +474,23 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         return None
 
     async def dispatch_request(self, ctx: RequestContext) -> ResponseReturnValue:
+        return await self._view_of_request(ctx)
+
+    def _view_of_request(self, ctx: RequestContext) -> Awaitable[ResponseReturnValue]:
+        """What ``dispatch_request`` awaits: the view's coroutine (or the automatic
+        ``OPTIONS`` answer's); the routing error is raised instead, if there was one."""
         request = ctx.request
         if request.routing_exception is not None:
             raise request.routing_exception
         rule = request.url_rule
         assert rule is not None
         if request.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
-            return await self.make_default_options_response(ctx)
+            return self.make_default_options_response(ctx)
         view = self.view_functions[rule.endpoint]
-        return await self.ensure_async(view)(**(request.view_args or {}))
+        return cast(
+            "Awaitable[ResponseReturnValue]",
+            self.ensure_async(view)(**(request.view_args or {})),
+        )
 
     async def make_default_options_response(self, ctx: RequestContext | None = None) -> Response:
         """The automatic answer to ``OPTIONS``: an empty response whose ``Allow`` header lists
@@ -479,11 +513,18 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         rv: ResponseReturnValue | HTTPException,
         from_error_handler: bool = False,
     ) -> Response:
-        response = direct_response(self, rv)
+        plan = self._plan
+        response = direct_response(self, rv, plan)
         if response is None:
             response = await self.make_response(rv)
         try:
-            response = await self.process_response(ctx, response)
+            if not (
+                plan is not None
+                and plan.plain_response
+                and not ctx._after_request_functions
+                and (ctx._session is None or ctx._session is self._null_session())
+            ):
+                response = await self.process_response(ctx, response)
             if signals.request_finished.receivers:
                 await signals.send(signals.request_finished, self, response=response)
         except Exception as error:
@@ -537,8 +578,22 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         Errors go through the error handlers as for requests; an unhandled one is logged
         and becomes a 500 (a 1011 close once accepted).
         """
+        plan = self._plan or self._first_request_plan()
         try:
-            return await self.full_dispatch_websocket(ctx)
+            if not plan.plain_websocket:
+                return await self.full_dispatch_websocket(ctx)
+            # full_dispatch_websocket, with nothing to run before the handler: one frame
+            # less for every wait of a handler that lives as long as its websocket.
+            rv: Any
+            try:
+                await signals.send(signals.websocket_started, self)
+                rv = await self._view_of_websocket(ctx)
+            except WebsocketDisconnectedError:
+                rv = None
+            except Exception as error:
+                ctx.handled_error = error
+                rv = await self.handle_user_exception(ctx, error)
+            return await self.finalize_websocket(ctx, rv)
         except Exception as error:
             return await self.handle_websocket_exception(ctx, error)
 
@@ -575,6 +630,11 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         return None
 
     async def dispatch_websocket(self, ctx: WebsocketContext) -> ResponseReturnValue | None:
+        return await self._view_of_websocket(ctx)
+
+    def _view_of_websocket(self, ctx: WebsocketContext) -> Awaitable[ResponseReturnValue | None]:
+        """What ``dispatch_websocket`` awaits: the handler's coroutine (the routing error
+        is raised instead, if there was one)."""
         websocket = ctx.websocket
         if websocket.routing_exception is not None:
             raise websocket.routing_exception
@@ -582,8 +642,8 @@ class TrioQuart(WebsocketScaffoldMixin, App):
         assert rule is not None
         view = self.view_functions[rule.endpoint]
         return cast(
-            "ResponseReturnValue | None",
-            await self.ensure_async(view)(**(websocket.view_args or {})),
+            "Awaitable[ResponseReturnValue | None]",
+            self.ensure_async(view)(**(websocket.view_args or {})),
         )
 
     async def finalize_websocket(

@@ -24,16 +24,18 @@ from .overrides import uses_own
 
 if TYPE_CHECKING:
     from .app import TrioQuart
+    from .plan import Plan
     from .wrappers.response import Response
 
 
-def direct_response(app: TrioQuart, rv: Any) -> Response | None:
+def direct_response(app: TrioQuart, rv: Any, plan: Plan | None) -> Response | None:
     """The response for ``rv`` if it is a ``str``, ``bytes`` or ``dict`` and the app
-    makes its responses itself; None to go through ``app.make_response``."""
+    makes its responses itself (as its ``plan`` says, if it has one yet); None to go
+    through ``app.make_response``."""
     kind = type(rv)
     if kind is not str and kind is not bytes and kind is not dict:
         return None
-    if not uses_own(app, "make_response"):
+    if not (plan.own_make_response if plan is not None else uses_own(app, "make_response")):
         return None
     if kind is dict:
         return json_response(app, rv)

@@ -201,11 +201,9 @@ class HTTPConnection(WatchesHandlerWaits):
         try:
             app = self.app
             request = self.build_request()
-            if self.expects_body():
+            if self.expects_body():  # else the new request's body is already complete, empty
                 self._body = RequestBodyReader(self)
                 request.body.attach(self._body)
-            else:
-                request.body.set_complete_data(b"")
             ctx = app.request_context(request)
             await ctx.push()
             try:
@@ -214,10 +212,7 @@ class HTTPConnection(WatchesHandlerWaits):
                 try:
                     async with trio.open_nursery() as nursery:
                         self._nursery = request._nursery = nursery
-                        self._handler_task = trio.lowlevel.current_task()
-                        response = await run_asking_at_each_wait(
-                            app.handle_request(ctx), self.on_handler_wait
-                        )
+                        response = await run_asking_at_each_wait(app.handle_request(ctx), self)
                         if (
                             response._data is None  # streamed
                             or response.status_code == 408

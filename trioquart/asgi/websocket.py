@@ -143,10 +143,7 @@ class WebsocketConnection(WatchesHandlerWaits):
                     async with trio.open_nursery() as nursery:
                         self._nursery = nursery
                         websocket._nursery = nursery
-                        self._handler_task = trio.lowlevel.current_task()
-                        response = await run_asking_at_each_wait(
-                            app.handle_websocket(ctx), self.on_handler_wait
-                        )
+                        response = await run_asking_at_each_wait(app.handle_websocket(ctx), self)
                         await self.finish(ctx, response)
                         nursery.cancel_scope.cancel()
                 except BaseExceptionGroup as group:
@@ -333,18 +330,27 @@ class WebsocketConnection(WatchesHandlerWaits):
             # docstring), unless the watcher took over meanwhile: then the inbox has it.
             # Inline rather than in a method of its own: an idle websocket waits here, and
             # every coroutine frame it waits through is memory it holds.
+            # enter_io and _data_of inlined too, and the size is checked only when the
+            # message may be too big (its length in characters, times 4 at most, decides).
             reading = self._reading
             if not reading.take_nowait():
                 await reading.take()
-            marked = self.enter_io()
+            marked = self._handler_running and not self._handler_in_io
+            if marked:
+                self._handler_in_io = True
             try:
                 if not self._watching:
+                    limit = self._max_message_size
                     while not self.client_gone:
                         message = await self._receive()
                         kind = message["type"]
                         if kind == "websocket.receive":
-                            data = _data_of(message)
-                            if self._oversize(data) or signals.websocket_received.receivers:
+                            data = message.get("bytes")
+                            if data is None:
+                                data = message.get("text") or ""
+                            if (
+                                limit is not None and 4 * len(data) > limit and self._oversize(data)
+                            ) or signals.websocket_received.receivers:
                                 if await self._accept_message(data) is None:
                                     break
                             return data
@@ -362,7 +368,8 @@ class WebsocketConnection(WatchesHandlerWaits):
                     raise WebsocketDisconnectedError(self.close_code, self.close_reason)
             finally:
                 reading.give()
-                self.exit_io(marked)
+                if marked:
+                    self._handler_in_io = False
         try:
             assert self._inbox is not None
             return await self._inbox.receive()
@@ -383,11 +390,14 @@ class WebsocketConnection(WatchesHandlerWaits):
             message = {"type": "websocket.send", "bytes": bytes(data)}
         else:
             raise TypeError(f"A websocket sends str or bytes, not {type(data).__name__}.")
-        marked = self.enter_io()
+        marked = self._handler_running and not self._handler_in_io  # enter_io, inlined
+        if marked:
+            self._handler_in_io = True
         try:
             await self._send(message)
         finally:
-            self.exit_io(marked)
+            if marked:
+                self._handler_in_io = False
         if signals.websocket_sent.receivers:
             await signals.send_message(signals.websocket_sent, self.app, data)
 

@@ -134,6 +134,25 @@ def headers_for_scope(headers: Headers) -> list[tuple[bytes, bytes]]:
     return encoded
 
 
+def parse_query(query: str) -> list[tuple[str, str]]:
+    """``parse_qsl(query, keep_blank_values=True)``, decoding invalid UTF-8 as werkzeug
+    does (percent-encoded).
+
+    A query with nothing to unquote (no ``%``, no ``+``: ``q=x``, ``page=2``) is split
+    directly, into the same pairs: ``parse_qsl`` costs several times the rest of reading
+    the query (callgrind, in-process ``GET /items/7?q=x``: 265.5 k -> 254.1 k instructions
+    per request when this was added).
+    """
+    if "%" in query or "+" in query:
+        return parse_qsl(query, keep_blank_values=True, errors="werkzeug.url_quote")
+    pairs = []
+    for field in query.split("&"):
+        if field:
+            name, _, value = field.partition("=")
+            pairs.append((name, value))
+    return pairs
+
+
 class ConnectionMixin:
     """Routing results and the nursery, for :class:`Request` and :class:`Websocket`."""
 
@@ -154,9 +173,7 @@ class ConnectionMixin:
     def args(self) -> MultiDict[str, str]:
         """The parsed query string; invalid UTF-8 in it stays percent-encoded."""
         query = self.query_string.decode("utf-8", "werkzeug.url_quote")
-        return self.parameter_storage_class(
-            parse_qsl(query, keep_blank_values=True, errors="werkzeug.url_quote")
-        )
+        return self.parameter_storage_class(parse_query(query))
 
     @cached_property
     def full_path(self) -> str:
