@@ -20,6 +20,7 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, RequestTimeou
 from werkzeug.sansio.request import Request as SansIORequest
 
 from ..deadlines import within
+from ..direct import load_json
 from ..formparser import FormDataParser
 from .base import ConnectionMixin
 
@@ -262,7 +263,7 @@ class Request(ConnectionMixin, SansIORequest):
 
         app_ctx = _cv_app.get()
         if app_ctx is not None:
-            return app_ctx.app.json.loads(data)
+            return load_json(app_ctx.app, data)
         return json.loads(data)
 
     def on_json_loading_failed(self, error: Exception | None) -> NoReturn:
