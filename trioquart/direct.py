@@ -1,9 +1,12 @@
 """The direct path from a view's most common return values to a response.
 
-Most views return a ``str`` (or ``bytes``) or a ``dict``. :meth:`TrioQuart.make_response`
-handles every kind of return value; for these three a response is built here straight
-away, skipping the coroutine and the checks for tuples, iterables and exceptions. The
-response is the one ``make_response`` would have made: same class, body and headers.
+Most views return a ``str`` (or ``bytes``), a ``dict`` or a response of their own
+(``jsonify``'s). :meth:`TrioQuart.make_response` handles every kind of return value; for
+these a response is built (or passed on) here straight away, skipping the coroutine and
+the checks for tuples, iterables and exceptions. The response is the one
+``make_response`` would have made: same class, body and headers. (Passing a response on
+measured with callgrind, in-process ``POST /json`` of ``examples/bench_app.py``, whose view
+returns ``jsonify(...)``: 353.7 k -> 351.5 k instructions per request.)
 
 The path is only taken while nothing customises response making: an extension (Quart-Schema)
 replaces ``make_response`` on the app instance, a subclass may override it, and either must
@@ -35,17 +38,20 @@ if TYPE_CHECKING:
 
 
 def direct_response(app: TrioQuart, rv: Any, plan: Plan | None) -> Response | None:
-    """The response for ``rv`` if it is a ``str``, ``bytes`` or ``dict`` and the app
-    makes its responses itself (as its ``plan`` says, if it has one yet); None to go
-    through ``app.make_response``."""
-    kind = type(rv)
+    """The response for ``rv`` if it is a ``str``, ``bytes``, ``dict`` or an instance of
+    exactly the app's ``response_class``, and the app makes its responses itself (as its
+    ``plan`` says, if it has one yet); None to go through ``app.make_response``."""
+    kind: type = type(rv)
     if kind is not str and kind is not bytes and kind is not dict:
-        return None
+        if kind is not app.response_class:
+            return None
     if not (plan.own_make_response if plan is not None else uses_own(app, "make_response")):
         return None
     if kind is dict:
         return json_response(app, rv)
-    return app.response_class(rv)
+    if kind is str or kind is bytes:
+        return app.response_class(rv)
+    return rv  # a response already (``jsonify``'s, say): make_response passes it through
 
 
 def json_response(app: TrioQuart, obj: Any) -> Response:
