@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import io
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -191,6 +192,44 @@ async def test_get_json_edge_cases(
     assert response.status_code == expected_status
     if expected_body is not None:
         assert await response.get_data() == expected_body
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"1",
+        b" 2 ",
+        b'"\xc3\xa9"',
+        '{"\u00e9": [1, "\u2603"]}'.encode(),
+        '{"a": "\u2603"}'.encode("utf-16"),
+        '{"a": "\u2603"}'.encode("utf-16-le"),
+        '{"a": "\u2603"}'.encode("utf-16-be"),
+        '{"a": 1}'.encode("utf-32"),
+        '{"a": 1}'.encode("utf-8-sig"),
+    ],
+    ids=[
+        "one-byte",
+        "spaces",
+        "utf8-string",
+        "utf8",
+        "utf16",
+        "utf16le",
+        "utf16be",
+        "utf32",
+        "bom",
+    ],
+)
+async def test_get_json_reads_bytes_as_json_loads_does(data: bytes) -> None:
+    app = make_app()
+
+    @app.post("/")
+    async def index() -> Response:
+        return Response(repr(await request.get_json()))
+
+    response = await app.test_client().post(
+        "/", data=data, headers={"Content-Type": "application/json"}
+    )
+    assert await response.get_data(as_text=True) == repr(json.loads(data))
 
 
 async def test_get_json_force_ignores_mimetype() -> None:

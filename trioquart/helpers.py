@@ -55,7 +55,11 @@ async def make_response(*args: Any) -> Response:
 def jsonify(*args: Any, **kwargs: Any) -> Response:
     """A JSON response from the arguments, serialised by ``app.json``."""
     if len(args) == 1 and not kwargs:
-        return json_response(current_app._get_current_object(), args[0])  # type: ignore[attr-defined]
+        # The app from its context directly, not through current_app's proxy (callgrind,
+        # in-process POST /json of examples/bench_app.py: 351.5 k -> 350.0 k per request).
+        app_ctx = _cv_app.get()
+        app = app_ctx.app if app_ctx is not None else current_app._get_current_object()  # type: ignore[attr-defined]
+        return json_response(app, args[0])
     return current_app.json.response(*args, **kwargs)  # type: ignore[return-value]
 
 

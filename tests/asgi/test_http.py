@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 import trio
 import trio.lowlevel
+from werkzeug.datastructures import Headers
+from werkzeug.sansio.utils import get_content_length
 
 from trioquart import Response, TrioQuart, abort, g, has_request_context, request
 from trioquart.testing import IncompleteResponseError
@@ -776,3 +778,52 @@ async def test_client_leaving_during_a_direct_body_read_ends_the_request() -> No
         await app(chunked_scope(), receive, send)
     assert events == ["handler ended"]
     assert sent == []  # nobody left to answer
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"content-length", b"4")],
+        [(b"content-length", b"0004")],
+        [(b"content-length", b" 4 ")],
+        [(b"content-length", b"4"), (b"content-length", b"9")],
+        [(b"content-length", b"4"), (b"transfer-encoding", b"chunked")],
+        [(b"transfer-encoding", b"chunked"), (b"content-length", b"4")],
+        [(b"Content-Length", b"7"), (b"content-length", b"4")],
+        [(b"content-length", b"4"), (b"Transfer-Encoding", b"chunked")],
+        [(b"content-length", b"+4")],
+        [(b"content-length", b"four")],
+    ],
+    ids=[
+        "plain",
+        "zeros",
+        "spaces",
+        "twice",
+        "chunked-after",
+        "chunked-before",
+        "other-case-first",
+        "other-case-chunked",
+        "plus",
+        "not-a-number",
+    ],
+)
+async def test_content_length_is_what_werkzeug_makes_of_the_headers(
+    headers: list[tuple[bytes, bytes]],
+) -> None:
+    app = TrioQuart(__name__)
+    seen: list[int | None] = []
+
+    @app.post("/")
+    async def index() -> str:
+        seen.append(request.content_length)
+        return "ok"
+
+    scope = http_scope(method="POST")
+    scope["headers"] = scope["headers"] + headers
+    recorder = Recorder(b"data")
+    await app(scope, recorder.receive, recorder.send)
+    assert recorder.status == 200
+    expected = Headers([(name.decode(), value.decode()) for name, value in headers])
+    assert seen == [
+        get_content_length(expected.get("Content-Length"), expected.get("Transfer-Encoding"))
+    ]

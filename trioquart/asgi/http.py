@@ -120,6 +120,18 @@ class RequestBodyReader:
                 raise ClientDisconnectedError("The client disconnected mid-body.")
 
 
+def _plain_length(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether werkzeug's ``content_length`` is the first lower-case Content-Length's
+    value: no Transfer-Encoding, and no header name of either's length in another case
+    (which werkzeug's case-blind search could find instead)."""
+    for name, _ in headers:
+        if name == b"transfer-encoding" or (
+            (len(name) == 14 or len(name) == 17) and not name.islower()
+        ):
+            return False
+    return True
+
+
 class HTTPConnection(WatchesHandlerWaits):
     """Serve one ASGI ``http`` scope with ``app``."""
 
@@ -159,13 +171,25 @@ class HTTPConnection(WatchesHandlerWaits):
         #: What :meth:`finish_response` sends last; None until the rest has been sent.
         self._last_chunk: bytes | None = None
 
-    def expects_body(self) -> bool:
+    def expects_body(self, request: Request) -> bool:
         """Whether a body may follow the request head. In HTTP/1.x a request without
         Content-Length and Transfer-Encoding has none (so nothing needs receiving); HTTP/2
-        may send one without a length."""
-        for name, value in self.scope["headers"]:
+        may send one without a length.
+
+        A request with a body gets its ``request.content_length`` (checked against
+        ``MAX_CONTENT_LENGTH`` before the body is read) here when werkzeug's answer is
+        plain (ASCII digits, see :func:`_plain_length`): werkzeug would search the headers
+        twice more and parse the value. Measured with callgrind (in-process ``POST /json``
+        of ``examples/bench_app.py``, 300 requests): 348.1 k -> 338.1 k per request.
+        """
+        headers = self.scope["headers"]
+        for name, value in headers:
             if name == b"content-length":
-                return value.strip() != b"0"
+                if value.strip() == b"0":
+                    return False
+                if value.isdigit() and _plain_length(headers):
+                    request.content_length = int(value)
+                return True
             if name == b"transfer-encoding":
                 return True
         return self.scope.get("http_version", "1.1") not in {"1.1", "1.0"}
@@ -201,7 +225,7 @@ class HTTPConnection(WatchesHandlerWaits):
         try:
             app = self.app
             request = self.build_request()
-            if self.expects_body():  # else the new request's body is already complete, empty
+            if self.expects_body(request):  # else the body is already complete, empty
                 self._body = RequestBodyReader(self)
                 request.body.attach(self._body)
             ctx = app.request_context(request)
