@@ -85,33 +85,6 @@ async def test_jsonify_is_byte_identical_to_flask(value: Any) -> None:
     assert dumps(value) == flask.json.dumps(value)  # without an app, too
 
 
-@pytest.mark.parametrize(("ensure_ascii", "sort_keys"), [(True, True), (False, False)])
-async def test_jsonify_follows_the_providers_settings_as_flask_does(
-    ensure_ascii: bool, sort_keys: bool
-) -> None:
-    app = make_app()
-    app.json.ensure_ascii = ensure_ascii  # type: ignore[attr-defined]
-    app.json.sort_keys = sort_keys  # type: ignore[attr-defined]
-    reference = flask.Flask("reference")
-    reference.json.ensure_ascii = ensure_ascii  # type: ignore[attr-defined]
-    reference.json.sort_keys = sort_keys  # type: ignore[attr-defined]
-    value = {"z": "caf\u00e9", "a": [float("nan"), float("inf"), -0.0, 1e300]}
-    async with app.app_context():
-        got = await jsonify(value).get_data()
-    with reference.app_context():
-        assert got == flask.jsonify(value).get_data()
-
-
-async def test_jsonify_of_a_circular_document_raises_as_flasks_does() -> None:
-    circular: list[Any] = []
-    circular.append(circular)
-    app = make_app()
-    async with app.app_context():
-        with pytest.raises(ValueError, match="Circular reference"):
-            jsonify(circular)
-        assert await jsonify([1]).get_data() == b"[1]\n"  # and nothing is left behind
-
-
 async def test_jsonify_argument_forms() -> None:
     app = make_app()
     async with app.app_context():

@@ -25,8 +25,6 @@ around it. Measured with callgrind (in-process ``POST /json`` of ``examples/benc
 from __future__ import annotations
 
 import json
-import json.encoder
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from flask.json.provider import DefaultJSONProvider
@@ -72,46 +70,8 @@ def json_response(app: TrioQuart, obj: Any) -> Response:
             sort_keys=settings[2],
             **({"indent": 2} if pretty else {"separators": (",", ":")}),
         )
-        kept = provider.__dict__["_trioquart_encoder"] = (settings, _encoding(encoder))
-    return app.response_class(f"{kept[1](obj)}\n", mimetype=provider.mimetype)
-
-
-def _encoding(encoder: json.JSONEncoder) -> Callable[[Any], str]:
-    """``encoder.encode``, with the C encoder made for each document here, as
-    ``iterencode`` makes it, but without the pure-Python ``encode`` and ``iterencode``
-    around it and the function ``iterencode`` defines on each call. Used only if it
-    encodes a probe document exactly as ``encode`` does, so a Python whose C encoder takes
-    other arguments falls back. Measured with callgrind (in-process ``POST /json`` of
-    ``examples/bench_app.py``, 300 requests): 338.1 k -> 334.2 k instructions per request."""
-    make: Any = getattr(json.encoder, "c_make_encoder", None)
-    if make is None or encoder.indent is not None or not encoder.check_circular:
-        return encoder.encode
-    rest = (
-        encoder.default,
-        json.encoder.encode_basestring_ascii
-        if encoder.ensure_ascii
-        else json.encoder.encode_basestring,
-        None,
-        encoder.key_separator,
-        encoder.item_separator,
-        encoder.sort_keys,
-        encoder.skipkeys,
-        encoder.allow_nan,
-    )
-    plain = encoder.encode
-
-    def encode(obj: Any) -> str:
-        if type(obj) is str:
-            return plain(obj)
-        return "".join(make({}, *rest)(obj, 0))
-
-    probe = {"a": [1, 2.5, None, True, "\u00e9"], "b": {"c": -1e300}}
-    try:
-        if encode(probe) == plain(probe):
-            return encode
-    except Exception:
-        pass
-    return plain
+        kept = provider.__dict__["_trioquart_encoder"] = (settings, encoder)
+    return app.response_class(f"{kept[1].encode(obj)}\n", mimetype=provider.mimetype)
 
 
 #: ``json.loads`` without arguments parses with a decoder made like this one.
