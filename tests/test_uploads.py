@@ -291,3 +291,24 @@ async def test_upload_over_max_content_length_is_413() -> None:
 async def test_malformed_multipart_is_400(body: bytes) -> None:
     response = await post_form(form_app(), body, MULTIPART["Content-Type"])
     assert response.status_code == 400
+
+
+async def test_parts_without_a_name_are_not_kept() -> None:
+    # RFC 7578 requires a name on every part; werkzeug's decoder reports one without it as
+    # named None, which would put a None key beside the strings (and break sorting them).
+    app = make_app()
+
+    @app.post("/form")
+    async def form() -> dict[str, Any]:
+        fields, files = await request.form, await request.files
+        return {"fields": sorted(fields), "files": sorted(files)}
+
+    body = (
+        f"--{BOUNDARY}\r\nContent-Disposition: form-data\r\n\r\nnameless\r\n"
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; filename="a.txt"\r\n\r\nfile\r\n'
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="kept"\r\n\r\nx\r\n'
+        f"--{BOUNDARY}--\r\n"
+    ).encode()
+    response = await post_form(app, body, f"multipart/form-data; boundary={BOUNDARY}")
+    assert response.status_code == 200
+    assert await response.get_json() == {"fields": ["kept"], "files": []}

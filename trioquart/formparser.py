@@ -106,7 +106,9 @@ class FormDataParser:
                     part, buffer[:], field_size = event, [], 0
                 elif isinstance(event, File):
                     part, field_size = event, 0
-                    container = new_spooled_file()
+                    # A part must have a name (RFC 7578); one without is read past, not
+                    # kept, so the form's keys are always strings.
+                    container = new_spooled_file() if event.name is not None else None
                 elif isinstance(event, Data):
                     if isinstance(part, Field):
                         field_size += len(event.data)
@@ -114,7 +116,7 @@ class FormDataParser:
                         if limit is not None and field_size > limit:
                             raise RequestEntityTooLarge()
                         buffer.append(event.data)
-                        if not event.more_data:
+                        if not event.more_data and part.name is not None:
                             charset = helper.get_part_charset(part.headers)
                             fields.append((part.name, b"".join(buffer).decode(charset, "replace")))
                     elif isinstance(part, File) and container is not None:
