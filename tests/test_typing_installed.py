@@ -4,13 +4,10 @@ marker, and checks the user's code against it."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-
-import pytest
 
 USER_APP = textwrap.dedent(
     """
@@ -30,7 +27,6 @@ USER_APP = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(importlib.util.find_spec("mypy") is None, reason="mypy is not installed")
 def test_mypy_finds_trioquarts_types_from_a_users_project(tmp_path: Path) -> None:
     (tmp_path / "user_app.py").write_text(USER_APP)
     # A configuration of the user's own, so that nothing of this repository's applies.
