@@ -73,7 +73,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from common import OtherLoad, environment, note_start, parse_names  # noqa: E402
+from common import OtherLoad, environment, note_start, parse_names, stop_process  # noqa: E402
 
 BACKENDS = ("memory", "redis")
 LABELS = {"memory": "in-memory, 1 worker", "redis": "Redis, 2 workers"}
@@ -168,22 +168,6 @@ def group_stat(group: int) -> tuple[float, int]:
     return cpu, rss
 
 
-def _stop_group(process: subprocess.Popen) -> None:
-    """SIGTERM the process group led by ``process``, then SIGKILL it if need be."""
-    if process.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 class Redis:
     """A ``redis-server`` on 127.0.0.1 and a free port, keeping nothing on disk, in a
     temporary folder; stopped by its PID (the server is the process we started)."""
@@ -229,18 +213,7 @@ class Redis:
         return process_stat(self.process.pid)[0]
 
     def stop(self) -> None:
-        if self.process.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-            try:
-                os.kill(self.process.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                self.process.wait(wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        stop_process(self.process)
 
 
 class Worker:
@@ -336,7 +309,7 @@ class Worker:
 
     def stop(self) -> None:
         if self.process is not None:
-            _stop_group(self.process)
+            stop_process(self.process, group=True)
 
 
 @contextmanager
@@ -654,13 +627,15 @@ def measure_one(
             process.stdin.flush()
             output, _ = process.communicate(timeout=60 + single * clients * 0.001)
         except (RuntimeError, OSError, subprocess.TimeoutExpired, ValueError) as error:
-            _stop_group(process)
+            stop_process(process, group=True)
             logs = "\n".join(worker.log() for worker in workers)
             raise RuntimeError(
                 f"{error}\nload generator:\n{client_errors()}\nservers:\n{logs}"
             ) from None
         finally:
-            _stop_group(process)  # whatever happened (CTRL+C too), it does not outlive this
+            stop_process(
+                process, group=True
+            )  # whatever happened (CTRL+C too), it does not outlive this
         if process.returncode != 0:
             raise RuntimeError(f"the load generator failed:\n{client_errors()}")
         load = json.loads(output)

@@ -6,6 +6,7 @@ import datetime
 import os
 import platform
 import resource
+import signal
 import statistics
 import subprocess
 import time
@@ -161,3 +162,21 @@ def environment(as_dict: bool = False, other_load: float | None = None) -> Any:
                 "noisier than usual; compare ratios within this run only"
             )
     return text
+
+
+def stop_process(process: subprocess.Popen[Any], *, group: bool = False) -> None:
+    """SIGTERM ``process`` (its whole process group with ``group``), then SIGKILL it if it
+    has not exited within 10 s; a process that is gone already is left alone."""
+    if process.poll() is not None:
+        return
+    kill = os.killpg if group else os.kill
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        try:
+            kill(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue

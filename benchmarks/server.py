@@ -40,7 +40,6 @@ import os
 import re
 import select
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -56,7 +55,15 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from apps import FRAMEWORKS, KNOWN_APPS, hypercorn_target, trioquart_run_target  # noqa: E402
-from common import OtherLoad, environment, format_ratio, note_start, parse_names, summarize  # noqa: E402
+from common import (  # noqa: E402
+    OtherLoad,
+    environment,
+    format_ratio,
+    note_start,
+    parse_names,
+    stop_process,
+    summarize,
+)
 
 HTTP_PATHS = {
     "/": lambda body: body == b"Hello, World!",
@@ -183,18 +190,8 @@ class Server:
         raise RuntimeError(f"{self.kind} did not listen within {timeout} s")
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                self.process.wait(wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        if self.process is not None:
+            stop_process(self.process, group=True)
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of every process in the server's process group."""
