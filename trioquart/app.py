@@ -441,7 +441,8 @@ class TrioQuart(WebsocketScaffoldMixin, App):
             return await self.handle_exception(ctx, error)
 
     async def full_dispatch_request(self, ctx: RequestContext) -> Response:
-        self._got_first_request = True
+        if not self._got_first_request:  # set once: each set runs __setattr__
+            self._got_first_request = True
         rv: Any
         try:
             if signals.request_started.receivers:
@@ -598,7 +599,8 @@ class TrioQuart(WebsocketScaffoldMixin, App):
             return await self.handle_websocket_exception(ctx, error)
 
     async def full_dispatch_websocket(self, ctx: WebsocketContext) -> Response | None:
-        self._got_first_request = True
+        if not self._got_first_request:  # set once: each set runs __setattr__
+            self._got_first_request = True
         rv: Any
         try:
             await signals.send(signals.websocket_started, self)
