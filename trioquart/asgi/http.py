@@ -38,7 +38,7 @@ import trio
 
 from ..errors import belongs_to_server, holds_interrupt, strip_cancelled
 from ..wrappers.base import headers_for_scope, url_parts_from_scope
-from ..wrappers.request import ClientDisconnectedError
+from ..wrappers.request import Body, ClientDisconnectedError
 from .driving import WatchesHandlerWaits, run_asking_at_each_wait
 from .turns import Turn
 
@@ -227,7 +227,7 @@ class HTTPConnection(WatchesHandlerWaits):
             request = self.build_request()
             if self.expects_body(request):  # else the body is already complete, empty
                 self._body = RequestBodyReader(self)
-                request.body.attach(self._body)
+                request.body = Body(request, self._body)
             ctx = app.request_context(request)
             await ctx.push()
             try:
