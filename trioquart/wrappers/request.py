@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import weakref
-from functools import cached_property
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import trio
