@@ -325,15 +325,12 @@ class TrioQuart(WebsocketScaffoldMixin, App):
 
         return wrapper
 
+    @functools.cached_property
     def _null_session(self) -> SessionMixin:
         """The session used when sessions are unavailable (no secret key): one per app,
-        since a null session cannot be changed."""
-        null = self.__dict__.get("_null_session_value")
-        if null is None:
-            null = self.__dict__["_null_session_value"] = self.session_interface.make_null_session(
-                self
-            )
-        return null
+        since a null session cannot be changed. An attribute once made, compared with
+        ``is`` on every request."""
+        return self.session_interface.make_null_session(self)
 
     @property
     def propagate_exceptions(self) -> bool:
@@ -523,7 +520,7 @@ class TrioQuart(WebsocketScaffoldMixin, App):
                 plan is not None
                 and plan.plain_response
                 and not ctx._after_request_functions
-                and (ctx._session is None or ctx._session is self._null_session())
+                and (ctx._session is None or ctx._session is self._null_session)
             ):
                 response = await self.process_response(ctx, response)
             if signals.request_finished.receivers:

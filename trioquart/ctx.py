@@ -298,7 +298,7 @@ class _ConnectionContext(_Pushed):
             # awaiting it (callgrind, in-process GET /: 206.9 k -> 205.9 k instructions).
             if app.secret_key or type(interface).open_session is not _COOKIE_OPEN_SESSION:
                 session = await interface.open_session(app, self.connection)
-            self._session = session if session is not None else app._null_session()
+            self._session = session if session is not None else app._null_session
         self.match_request()
 
     async def _teardown(self, exc: BaseException | None) -> None:
