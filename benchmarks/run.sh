@@ -56,7 +56,8 @@ if [ -n "$QUICK" ]; then
     echo "== callgrind: skipped with --quick (valgrind needs a minute or two; run it alone:"
     echo "   $PY benchmarks/callgrind.py --quick)"
 elif command -v valgrind >/dev/null; then
-    run callgrind "$PY" benchmarks/callgrind.py --endpoint "GET /" --endpoint "GET /items/7?q=x" --endpoint "websocket echo"
+    run callgrind "$PY" benchmarks/callgrind.py --endpoint "GET /" --endpoint "GET /items/7?q=x" --endpoint "websocket echo" \
+        --endpoint "served GET /" --endpoint "served GET /items/7?q=x"
 else
     echo "== callgrind: skipped (valgrind is not installed)"
 fi
