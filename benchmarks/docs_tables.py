@@ -6,6 +6,8 @@ reads ``inprocess.json``, ``callgrind.json``, ``server.json`` and ``memory.json`
 directory (those present) and prints the tables, to paste over the "Results" section. A
 ``server.json`` with both servers gives a table per server and one of ``trioquart run``
 against ``hypercorn -k trio``; one from before the server dimension, Hypercorn's alone.
+The last table holds the ratios of issue 13 against its targets, read by ``chart.py``, so
+that the table and the chart always show the same figures and judge them alike.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ import sys
 import textwrap
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from chart import read_run  # noqa: E402
 
 NAMES = ("bare", "starlette", "trioquart", "quart-trio")
 SERVER_COMMANDS = {"hypercorn": "hypercorn -k trio -w 1", "trioquart": "trioquart run"}
@@ -43,14 +49,6 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a and b else None
 
 
-def _met(value: float | None, target: float, at_most: bool) -> str:
-    if value is None:
-        return "-"
-    ok = value <= target if at_most else value >= target
-    sign = "≤" if at_most else "≥"
-    return f"{value:.2f}× ({'met' if ok else 'not met'}: {sign} {target:g}×)"
-
-
 def _server_results(server: dict) -> tuple[dict, dict]:
     """``server.json``'s results and ratios to the bare app, by server. Before the server
     dimension (``"servers"`` in the document) they were Hypercorn's alone."""
@@ -68,9 +66,8 @@ def _ratio_with_range(value: float | None, paired: dict | None) -> str:
     return text
 
 
-def _server_comparison(by_server: dict, table: dict, targets: list[list[str]]) -> list[str]:
-    """``trioquart run`` against ``hypercorn -k trio`` per endpoint and app (issue 10); the
-    trioquart app's ratios also go into ``targets``."""
+def _server_comparison(by_server: dict, table: dict) -> list[str]:
+    """``trioquart run`` against ``hypercorn -k trio`` per endpoint and app (issue 10)."""
     rows = []
     for key, by_name in table.items():
         where = f"``{key}``" if key != WEBSOCKET else WEBSOCKET
@@ -95,17 +92,6 @@ def _server_comparison(by_server: dict, table: dict, targets: list[list[str]]) -
                     _ratio_with_range(ratio["cpu"], ratio.get("cpu_paired")),
                 ]
             )
-            if name == "trioquart":
-                per_cpu = "round trips" if key == WEBSOCKET else "requests"
-                targets.append(
-                    [f"``trioquart run``/Hypercorn {where}: rate", _met(ratio["rate"], 0.95, False)]
-                )
-                targets.append(
-                    [
-                        f"``trioquart run``/Hypercorn {where}: {per_cpu} per CPU second",
-                        _met(ratio["cpu"], 0.95, False),
-                    ]
-                )
     return [
         "``trioquart run`` against ``hypercorn -k trio``, the same app under the same load: the "
         "rate ratio is trioquart run's over Hypercorn's, the CPU ratio Hypercorn's server CPU "
@@ -140,7 +126,6 @@ def tables(directory: Path) -> str:
             else "."
         )
     )
-    targets: list[list[str]] = []
 
     if inprocess:
         results = inprocess["results"]
@@ -168,34 +153,6 @@ def tables(directory: Path) -> str:
             list_table(["endpoint", *NAMES], rows),
         ]
 
-        def median(key: str, name: str) -> float | None:
-            cell = results.get(key, {}).get(name)
-            return cell.get("median") if cell else None
-
-        for key, label in (("GET /", "``GET /``"), ("GET /items/7?q=x", "``GET /items``")):
-            targets.append(
-                [
-                    f"in-process {label}: trioquart/starlette",
-                    _met(_ratio(median(key, "trioquart"), median(key, "starlette")), 1.25, True),
-                ]
-            )
-            targets.append(
-                [
-                    f"in-process {label}: quart-trio/trioquart",
-                    _met(_ratio(median(key, "quart-trio"), median(key, "trioquart")), 8, False),
-                ]
-            )
-        targets.append(
-            [
-                "in-process websocket echo: trioquart/starlette",
-                _met(
-                    _ratio(median(WEBSOCKET, "trioquart"), median(WEBSOCKET, "starlette")),
-                    0.9,
-                    False,
-                ),
-            ]
-        )
-
     if callgrind:
         for key, cells in callgrind["results"].items():
             parts = [
@@ -203,10 +160,14 @@ def tables(directory: Path) -> str:
                 for name in NAMES
                 if "instructions_per_request" in cells.get(name, {})
             ]
-            out += ["", f"Instructions per in-process ``{key}`` (callgrind): {', '.join(parts)}."]
+            if key.startswith("served "):
+                where = f"``{key.removeprefix('served ')}`` served by trioquart's serve loop"
+            else:
+                where = f"in-process ``{key}``"
+            out += ["", f"Instructions per {where} (callgrind): {', '.join(parts)}."]
 
     if server:
-        by_server, ratios_by_server = _server_results(server)
+        by_server, _ = _server_results(server)
         settings = server["settings"]
         # Hypercorn wrote trioquart run's access log too (the key is missing before that).
         logged = " --access-logfile -" if settings.get("access_log") else ""
@@ -223,13 +184,6 @@ def tables(directory: Path) -> str:
                     else:
                         row.append(f"{cell['median']:,.0f} ({cell['cpu_us_median']:,.0f} µs)")
                 rows.append(row)
-                if kind == "hypercorn":
-                    ratio = ratios_by_server[kind].get(key, {}).get("trioquart/bare")
-                    label = "req/s" if key != WEBSOCKET else "round trips/s"
-                    where = f"``{key}``" if key != WEBSOCKET else WEBSOCKET
-                    targets.append(
-                        [f"Hypercorn {where}: trioquart/bare {label}", _met(ratio, 0.95, False)]
-                    )
             out += [
                 "",
                 f"Through ``{SERVER_COMMANDS[kind]}{logged if kind == 'hypercorn' else ''}`` "
@@ -239,7 +193,7 @@ def tables(directory: Path) -> str:
                 list_table(["endpoint", *NAMES], rows),
             ]
         if server.get("server_ratios"):
-            out += ["", *_server_comparison(by_server, server["server_ratios"], targets)]
+            out += ["", *_server_comparison(by_server, server["server_ratios"])]
 
     if memory:
         results = memory["results"]
@@ -263,23 +217,21 @@ def tables(directory: Path) -> str:
             "",
             list_table(["per connection", *NAMES], rows),
         ]
-        trioquart, starlette = results.get("trioquart", {}), results.get("starlette", {})
-        for key, label in (("rss_median", "RSS"), ("traced_median", "tracemalloc")):
-            targets.append(
-                [
-                    f"memory per websocket ({label}): trioquart/starlette",
-                    _met(_ratio(trioquart.get(key), starlette.get(key)), 1.0, True),
-                ]
-            )
 
-    issue_10 = bool(server and server.get("server_ratios"))
-    if targets:
-        out += [
-            "",
-            f"Against the targets of issue{'s 5 and 10' if issue_10 else ' 5'}, from the same run:",
-            "",
-            list_table(["target", "measured"], targets, [3, 2]),
-        ]
+    chart = read_run(directory)
+    rows = [
+        [f"``{bar.key}``", f"{bar.ratio:.2f}×", bar.target.text, "met" if bar.met else "not met"]
+        for bar in chart.bars
+    ]
+    out += [
+        "",
+        "Against the targets of issue 13, from the same run (the ratios the chart shows,"
+        " trioquart's figure over Starlette's, or quart-trio's over trioquart's):",
+        "",
+        list_table(["measure", "ratio", "target", "met"], rows, [4, 2, 2, 2]),
+    ]
+    if chart.notes:
+        out += ["", "Not in this run: " + "; ".join(chart.notes) + "."]
     # Wrap the prose; the tables (indented lines) stay as they are.
     wrapped = [
         block if block.startswith((".. ", "   ")) else textwrap.fill(block, 92)
