@@ -25,7 +25,12 @@ import trio
 
 
 class Turn:
-    """One task at a time: :meth:`take` (or ``take_nowait``) before, :meth:`give` after."""
+    """One task at a time: :meth:`take` (or ``take_nowait``) before, :meth:`give` after.
+
+    ``WebsocketConnection.receive`` takes and gives a free turn itself, through ``_taken``
+    and ``_waiting`` (a call less per message): the turn is free when ``_taken`` is False,
+    and ``give`` must be called when ``_waiting`` has a task in it.
+    """
 
     __slots__ = ("_taken", "_waiting")
 
