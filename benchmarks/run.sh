@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every benchmark, one after the other, and keep the output:
 #
-#     bash benchmarks/run.sh            # the full suite (about 14 minutes on 2 cores)
+#     bash benchmarks/run.sh            # the full suite (about 25 minutes on 2 cores)
 #     bash benchmarks/run.sh --quick    # a short run (about 2 minutes; no callgrind)
 #
 # Environment variables:
