@@ -45,16 +45,10 @@ def _load(directory: Path, name: str) -> Any:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return a / b if a and b else None
-
-
-def _server_results(server: dict) -> tuple[dict, dict]:
-    """``server.json``'s results and ratios to the bare app, by server. Before the server
-    dimension (``"servers"`` in the document) they were Hypercorn's alone."""
-    if "servers" in server:
-        return server["results"], server["ratios"]
-    return {"hypercorn": server["results"]}, {"hypercorn": server["ratios"]}
+def _server_results(server: dict) -> dict:
+    """``server.json``'s results by server. Before the server dimension (``"servers"`` in
+    the document) they were Hypercorn's alone."""
+    return server["results"] if "servers" in server else {"hypercorn": server["results"]}
 
 
 def _ratio_with_range(value: float | None, paired: dict | None) -> str:
@@ -167,7 +161,7 @@ def tables(directory: Path) -> str:
             out += ["", f"Instructions per {where} (callgrind): {', '.join(parts)}."]
 
     if server:
-        by_server, _ = _server_results(server)
+        by_server = _server_results(server)
         settings = server["settings"]
         # Hypercorn wrote trioquart run's access log too (the key is missing before that).
         logged = " --access-logfile -" if settings.get("access_log") else ""
